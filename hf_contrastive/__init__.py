@@ -1,0 +1,41 @@
+"""hf_contrastive: contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive) as
+drop-in `transformers.Trainer` subclasses and sentence-transformers losses.
+
+The public names are imported on first use, so `import hf_contrastive` (and the CLI's `--help`) stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ContrastiveConfig": "hf_contrastive.trainers.base_config",
+    "ContrastiveTrainer": "hf_contrastive.trainers.base_trainer",
+    "SimCSEConfig": "hf_contrastive.trainers.simcse_config",
+    "SimCSETrainer": "hf_contrastive.trainers.simcse_trainer",
+    "SimCSELoss": "hf_contrastive.losses.simcse",
+    "build_sentence_transformer": "hf_contrastive.modeling.builder",
+    "STSEvaluator": "hf_contrastive.evaluation.sts",
+    "load_stsb": "hf_contrastive.evaluation.sts",
+    "read_sts_file": "hf_contrastive.evaluation.sts",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
+    from .losses.simcse import SimCSELoss
+    from .modeling.builder import build_sentence_transformer
+    from .trainers.base_config import ContrastiveConfig
+    from .trainers.base_trainer import ContrastiveTrainer
+    from .trainers.simcse_config import SimCSEConfig
+    from .trainers.simcse_trainer import SimCSETrainer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hf_contrastive' has no attribute {name!r}")
