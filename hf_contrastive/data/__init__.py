@@ -1,0 +1,1 @@
+"""Data shaping and sampling: pure functions, randomness passed in."""

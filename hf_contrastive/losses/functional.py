@@ -1,0 +1,62 @@
+"""Pure tensor math for the contrastive objectives: embeddings in, a scalar out, no model inside."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def cosine_logits(queries: Tensor, candidates: Tensor, temperature: float) -> Tensor:
+    """Cosine similarity of every query with every candidate, divided by `temperature`.
+
+    >>> cosine_logits(torch.eye(2), torch.eye(2), temperature=0.5)
+    tensor([[2., 0.],
+            [0., 2.]])
+    """
+    return F.normalize(queries, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
+
+
+def info_nce(
+    anchors: Tensor,
+    positives: Tensor,
+    negatives: Sequence[Tensor] = (),
+    *,
+    temperature: float = 0.05,
+    hard_negative_weight: float = 0.0,
+) -> Tensor:
+    """InfoNCE (NT-Xent) with in-batch negatives, as in SimCSE (Gao et al., 2021, eq. 1 and 5).
+
+    Row `i` of the logits holds `cos(anchor_i, c) / temperature` for every candidate `c`: first all positives
+    (column `i` is the right answer, the others are in-batch negatives), then each block of `negatives`.
+    `hard_negative_weight` is added to each row's *own* hard negative(s) after the temperature scaling, i.e. it
+    is the logarithm of SimCSE's weight α (`hard_negative_weight=0` is α=1, no re-weighting).
+
+    Args:
+        anchors (`Tensor` of shape `(B, D)`): the queries.
+        positives (`Tensor` of shape `(B, D)`): `positives[i]` is the positive of `anchors[i]`.
+        negatives (sequence of `Tensor` of shape `(B, D)`, *optional*): hard-negative columns; every one of
+            them is a negative for every anchor.
+        temperature (`float`, *optional*, defaults to `0.05`): softmax temperature, > 0.
+        hard_negative_weight (`float`, *optional*, defaults to `0.0`): added to the logit of each row's own hard
+            negative(s).
+
+    Returns:
+        The mean cross-entropy over the `B` rows (a 0-dim tensor).
+
+    >>> x = torch.eye(3)
+    >>> round(info_nce(x, x, temperature=1.0).item(), 4)
+    0.5514
+    """
+    candidates = torch.cat([positives, *negatives], dim=0)
+    logits = cosine_logits(anchors, candidates, temperature)
+    batch_size = anchors.size(0)
+    rows = torch.arange(batch_size, device=anchors.device)
+    if negatives and hard_negative_weight != 0.0:
+        own_negative_columns = rows[:, None] + batch_size * torch.arange(1, len(negatives) + 1, device=anchors.device)
+        weights = torch.zeros_like(logits)
+        weights[rows[:, None], own_negative_columns] = hard_negative_weight
+        logits = logits + weights
+    return F.cross_entropy(logits, rows)
