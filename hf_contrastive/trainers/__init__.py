@@ -1,0 +1,8 @@
+"""One config dataclass and one `transformers.Trainer` subclass per method."""
+
+from .base_config import ContrastiveConfig
+from .base_trainer import ContrastiveTrainer
+from .simcse_config import SimCSEConfig
+from .simcse_trainer import SimCSETrainer
+
+__all__ = ["ContrastiveConfig", "ContrastiveTrainer", "SimCSEConfig", "SimCSETrainer"]

@@ -1,0 +1,43 @@
+"""`ContrastiveConfig`: the training arguments every hf_contrastive trainer shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sentence_transformers import SentenceTransformerTrainingArguments
+
+from ..modeling.pooling import resolve_pooler
+
+
+@dataclass
+class ContrastiveConfig(SentenceTransformerTrainingArguments):
+    r"""
+    Base configuration of the hf_contrastive trainers: `SentenceTransformerTrainingArguments` (so every
+    `transformers.TrainingArguments` field works: DDP, mixed precision, checkpoints, `report_to`, ...) plus the
+    model-building fields the trainers share. Each method's config adds its objective's hyperparameters.
+
+    Parameters:
+        > Parameters that control the model
+
+        pooler (`str`, *optional*):
+            `cls` (with SimCSE's MLP), `cls_before_pooler`, `avg` (alias `mean`), `avg_first_last` or `avg_top2`.
+            Applies when the trainer's `model` is a name or path; `None` gives a plain encoder the method's default
+            pooler and keeps a SentenceTransformer's own modules.
+        max_seq_length (`int`, *optional*):
+            Truncation length in tokens, set on the model (and so saved with it); `None` keeps the model's.
+    """
+
+    pooler: str | None = field(
+        default=None,
+        metadata={"help": "cls | cls_before_pooler | avg | avg_first_last | avg_top2; None keeps the model's own."},
+    )
+    max_seq_length: int | None = field(
+        default=None, metadata={"help": "Truncation length in tokens (saved with the model); None keeps the model's."}
+    )
+
+    def __post_init__(self):
+        if self.pooler is not None:
+            self.pooler = resolve_pooler(self.pooler)
+        if self.max_seq_length is not None and self.max_seq_length < 1:
+            raise ValueError(f"`max_seq_length` must be >= 1, got {self.max_seq_length}.")
+        super().__post_init__()

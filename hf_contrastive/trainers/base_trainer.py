@@ -1,0 +1,116 @@
+"""`ContrastiveTrainer`: what every hf_contrastive trainer adds to `SentenceTransformerTrainer`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from ..evaluation.sts import STSEvaluator, is_sts_dataset
+from ..modeling.builder import build_sentence_transformer
+from .base_config import ContrastiveConfig
+
+LOSS_STATE_NAME = "loss_state.safetensors"
+
+
+class ContrastiveTrainer(SentenceTransformerTrainer):
+    """
+    A `SentenceTransformerTrainer` (itself a `transformers.Trainer`) that
+
+    - accepts a model name or path (built into a `SentenceTransformer` with `args.pooler`) or a `SentenceTransformer`;
+    - builds its default loss from its config (`get_default_loss`) and selects the columns it needs
+      (`prepare_dataset`), unless a `loss=` is given: then the datasets go to that loss unchanged;
+    - turns an `eval_dataset` with `sentence1`, `sentence2`, `score` columns into an `STSEvaluator` named
+      `sts-dev` (metrics `eval_sts-dev_spearman_cosine`, ...), usable as `metric_for_best_model`;
+    - saves the loss's own trainable parameters (e.g. a training-only MLP or an MLM head) in each checkpoint and
+      restores them on `resume_from_checkpoint` and `load_best_model_at_end`;
+    - tags the model card with `_tag_names`.
+    """
+
+    _tag_names: list[str] = ["hf-contrastive"]
+    _paper: dict[str, str] = {}
+    training_args_class = ContrastiveConfig
+
+    def __init__(
+        self,
+        model: str | SentenceTransformer | None = None,
+        args: ContrastiveConfig | None = None,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        loss: Any = None,
+        evaluator: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if args is None:
+            args = self.training_args_class(output_dir="tmp_trainer")
+        elif not isinstance(args, self.training_args_class):
+            raise TypeError(
+                f"`args` must be a {self.training_args_class.__name__}, got {type(args).__name__}."
+            )
+        if isinstance(model, str):
+            model = self.build_model(model, args)
+        elif isinstance(model, SentenceTransformer):
+            if args.pooler is not None:
+                raise ValueError(
+                    f"`pooler={args.pooler!r}` applies when `model` is a name or path. For a SentenceTransformer, "
+                    "build it with `hf_contrastive.build_sentence_transformer(name, pooler=...)` or leave `pooler` unset."
+                )
+            if args.max_seq_length is not None:
+                model.max_seq_length = args.max_seq_length
+        elif model is not None:
+            raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
+        if evaluator is None and is_sts_dataset(eval_dataset):
+            evaluator, eval_dataset = STSEvaluator.from_dataset(eval_dataset, name="sts-dev"), None
+        if loss is None:  # a user's loss defines its own columns
+            train_dataset = self.prepare_dataset(train_dataset, args, "train_dataset")
+            eval_dataset = self.prepare_dataset(eval_dataset, args, "eval_dataset")
+        super().__init__(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            loss=loss,
+            evaluator=evaluator,
+            **kwargs,
+        )
+        self.model.model_card_data.add_tags(list(self._tag_names))
+
+    def build_model(self, model_name_or_path: str, args: ContrastiveConfig) -> SentenceTransformer:
+        """Model name or path -> SentenceTransformer. Methods override this to choose their default pooler."""
+        return build_sentence_transformer(model_name_or_path, pooler=args.pooler, max_seq_length=args.max_seq_length)
+
+    def prepare_dataset(self, dataset: Any, args: ContrastiveConfig, name: str) -> Any:
+        """Validate `dataset` and select the columns the method's loss expects; the base class passes it through."""
+        return dataset
+
+    def _named_losses(self) -> list[tuple[str, Any]]:
+        if isinstance(self.loss, dict):
+            return [(f"{name}.", loss) for name, loss in self.loss.items()]
+        return [("", self.loss)]
+
+    def loss_state_dict(self) -> dict:
+        """The loss's own tensors (those not inside the model), e.g. a training-only MLP or an MLM head."""
+        return {
+            prefix + key: tensor.detach().contiguous().cpu()
+            for prefix, loss in self._named_losses()
+            for key, tensor in loss.state_dict().items()
+            if not key.startswith("model.")
+        }
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        state = self.loss_state_dict()
+        if state and self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            save_file(state, os.path.join(folder, LOSS_STATE_NAME))
+
+    def _load_from_checkpoint(self, checkpoint_path: str, model=None) -> None:
+        super()._load_from_checkpoint(checkpoint_path)
+        path = os.path.join(checkpoint_path, LOSS_STATE_NAME)
+        if os.path.isfile(path):
+            state = load_file(path)
+            for prefix, loss in self._named_losses():
+                loss.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=False)

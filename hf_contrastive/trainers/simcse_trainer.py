@@ -1,0 +1,69 @@
+"""`SimCSETrainer`: unsupervised and supervised SimCSE as a drop-in `transformers.Trainer`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentence_transformers import SentenceTransformer
+
+from ..data.transforms import simcse_columns
+from ..losses.simcse import SimCSELoss
+from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
+from .base_trainer import ContrastiveTrainer
+from .simcse_config import SimCSEConfig
+
+
+class SimCSETrainer(ContrastiveTrainer):
+    """
+    Trains a sentence-embedding model with SimCSE (Gao et al., 2021).
+
+    Example:
+        >>> args = SimCSEConfig(output_dir="out", pooler="cls", eval_strategy="steps", eval_steps=125,
+        ...                     metric_for_best_model="eval_sts-dev_spearman_cosine", load_best_model_at_end=True)
+        >>> trainer = SimCSETrainer(model="bert-base-uncased", args=args, train_dataset=Dataset.from_dict({"text": t}),
+        ...                         eval_dataset=load_stsb("dev"))
+        >>> trainer.train()
+        >>> SentenceTransformer("out")  # the pooler used in training, without the training-only MLP
+
+    `model` is a Hub id or path (a plain encoder gets `args.pooler`, default `cls`; with `mlp_only_train` the MLP
+    lives in the loss and the saved model pools `cls_before_pooler`) or a `SentenceTransformer`. The default loss
+    is `SimCSELoss` built from the config; pass `loss=` to use another.
+    """
+
+    _tag_names = ["hf-contrastive", "simcse"]
+    _paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
+    training_args_class = SimCSEConfig
+
+    def __init__(self, model: str | SentenceTransformer | None = None, args: SimCSEConfig | None = None,
+                 **kwargs: Any) -> None:
+        self._train_only_mlp = False
+        super().__init__(model=model, args=args, **kwargs)
+
+    def build_model(self, model_name_or_path: str, args: SimCSEConfig) -> SentenceTransformer:
+        pooler = args.pooler
+        if pooler is None and not is_sentence_transformer(model_name_or_path):
+            pooler = DEFAULT_POOLER
+        if args.mlp_only_train and pooler != "cls":
+            raise ValueError(
+                f"`mlp_only_train=True` needs the `cls` pooler; {model_name_or_path!r} keeps its own pooling "
+                "(set `pooler='cls'` to replace it)."
+            )
+        self._train_only_mlp = pooler == "cls" and args.resolved_mlp_only_train
+        if self._train_only_mlp:
+            pooler = "cls_before_pooler"
+        return build_sentence_transformer(model_name_or_path, pooler=pooler, max_seq_length=args.max_seq_length)
+
+    def prepare_dataset(self, dataset: Any, args: SimCSEConfig, name: str) -> Any:
+        return simcse_columns(dataset, args.mode, name)
+
+    def get_default_loss(self, model: SentenceTransformer) -> SimCSELoss:
+        args: SimCSEConfig = self.args
+        return SimCSELoss(
+            model,
+            temperature=args.temperature,
+            hard_negative_weight=args.hard_negative_weight,
+            mlp_only_train=self._train_only_mlp,
+            do_mlm=args.do_mlm,
+            mlm_weight=args.mlm_weight,
+            mlm_probability=args.mlm_probability,
+        )

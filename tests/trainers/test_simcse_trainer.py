@@ -1,0 +1,182 @@
+import os
+
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+from hf_contrastive import SimCSEConfig, SimCSELoss, SimCSETrainer
+from hf_contrastive.modeling import POOLERS, build_sentence_transformer
+
+# BERT's NSP pooler (`pooler.dense`) is loaded by AutoModel but is on no SimCSE pooler's path (SimCSE itself builds
+# BertModel(add_pooling_layer=False)), so it never gets a gradient.
+UNUSED = ("pooler.dense",)
+
+
+def trainable(trainer):
+    params = {f"model.{n}": p for n, p in trainer.model.named_parameters() if p.requires_grad}
+    params |= {f"loss.{n}": p for n, p in trainer.loss.named_parameters() if p.requires_grad and not n.startswith("model.")}
+    return {n: p.detach().clone() for n, p in params.items() if not any(u in n for u in UNUSED)}
+
+
+def assert_all_changed(before, trainer):
+    after = trainable(trainer)
+    assert set(after) == set(before)
+    unchanged = [n for n in before if torch.equal(before[n], after[n])]
+    assert not unchanged, f"parameters not updated: {unchanged}"
+
+
+def triplets(sentences):
+    return Dataset.from_dict({"anchor": sentences[:16], "positive": sentences[16:32],
+                              "negative": sentences[8:24]})
+
+
+def sts_dev(sentences):
+    return Dataset.from_dict({"sentence1": sentences[:16], "sentence2": sentences[16:32],
+                              "score": [float((i * 7) % 6) for i in range(16)]})
+
+
+def make_args(tmp_path, quiet_args, **kwargs):
+    return SimCSEConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, learning_rate=1e-3,
+                        **(quiet_args | kwargs))
+
+
+def test_unsupervised_cls_with_train_only_mlp(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    args = make_args(tmp_path, quiet_args, max_steps=3, pooler="cls", mode="unsupervised")
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    assert args.resolved_mlp_only_train and trainer.loss.mlp is not None
+    assert [type(m).__name__ for m in trainer.model] == ["Transformer", "Pooling"], "MLP must not be in the model"
+    before = trainable(trainer)
+    assert any(n.startswith("loss.mlp") for n in before)
+    trainer.train()
+    assert_all_changed(before, trainer)
+    assert trainer.state.log_history[-1]["train_loss"] > 0
+    assert {"hf-contrastive", "simcse"} <= set(trainer.model.model_card_data.tags)
+
+
+def test_supervised_triplets_with_hard_negative_weight(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    args = make_args(tmp_path, quiet_args, max_steps=2, mode="supervised", hard_negative_weight=1.0)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=triplets(sentences))
+    assert trainer.loss.hard_negative_weight == 1.0 and trainer.loss.mlp is None
+    assert [type(m).__name__ for m in trainer.model] == ["Transformer", "Pooling", "Dense"]  # cls keeps its MLP
+    before = trainable(trainer)
+    trainer.train()
+    assert_all_changed(before, trainer)
+
+
+def test_mlm_components_are_logged(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    args = make_args(tmp_path, quiet_args, max_steps=2, do_mlm=True, pooler="avg")
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    before = trainable(trainer)
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert logged and all({"contrastive", "mlm"} <= set(h) for h in logged)
+    assert_all_changed(before, trainer)
+
+
+@pytest.mark.parametrize("pooler", POOLERS)
+@pytest.mark.parametrize("mlp_only_train", [False, True])
+def test_reloaded_model_gives_the_trained_embeddings(tiny_encoder_dir, sentences, tmp_path, quiet_args, pooler,
+                                                     mlp_only_train):
+    if mlp_only_train and pooler != "cls":
+        pytest.skip("mlp_only_train applies to the cls pooler")
+    args = make_args(tmp_path, quiet_args, max_steps=2, pooler=pooler, mlp_only_train=mlp_only_train)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    trainer.train()
+    trainer.save_model(args.output_dir)
+    reloaded = SentenceTransformer(args.output_dir)
+    trainer.model.eval()
+    expected = trainer.model.encode(sentences, convert_to_tensor=True)
+    assert torch.equal(reloaded.encode(sentences, convert_to_tensor=True), expected)
+    assert reloaded.max_seq_length == 32
+
+
+def test_sts_eval_selects_the_best_checkpoint_with_loss_state(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    args = make_args(tmp_path, quiet_args, max_steps=4, pooler="cls", eval_strategy="steps", eval_steps=2,
+                     save_strategy="steps", save_steps=2, load_best_model_at_end=True,
+                     metric_for_best_model="eval_sts-dev_spearman_cosine")
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}),
+                            eval_dataset=sts_dev(sentences))
+    assert trainer.eval_dataset is None and trainer.evaluator is not None
+    trainer.train()
+    scores = [h["eval_sts-dev_spearman_cosine"] for h in trainer.state.log_history if "eval_sts-dev_spearman_cosine" in h]
+    assert len(scores) == 2
+    best = trainer.state.best_model_checkpoint
+    assert best is not None and trainer.state.best_metric == max(scores)
+    saved = load_file(os.path.join(best, "loss_state.safetensors"))
+    assert set(saved) == {"mlp.0.weight", "mlp.0.bias"}
+    assert torch.equal(trainer.loss.mlp[0].weight.detach(), saved["mlp.0.weight"]), "best MLP restored with the model"
+
+
+def test_resume_restores_the_loss_state(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    data = Dataset.from_dict({"text": sentences})
+    common = dict(max_steps=4, pooler="cls", save_strategy="steps", save_steps=2)
+    full = SimCSETrainer(model=tiny_encoder_dir, args=make_args(tmp_path / "a", quiet_args, **common), train_dataset=data)
+    full.train()
+    args = make_args(tmp_path / "b", quiet_args, **common)
+    SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=data).train()
+    resumed = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=data)
+    resumed.train(resume_from_checkpoint=os.path.join(args.output_dir, "checkpoint-2"))
+    for (name, expected), got in zip(full.loss_state_dict().items(), resumed.loss_state_dict().values()):
+        assert torch.allclose(expected, got, atol=1e-6), name
+    for (name, expected), got in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(expected, got, atol=1e-6), name
+
+
+def test_accepts_a_sentence_transformer_and_a_user_loss(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    args = make_args(tmp_path, quiet_args, max_steps=1, max_seq_length=16)
+    loss = MultipleNegativesRankingLoss(model)
+    trainer = SimCSETrainer(model=model, args=args, loss=loss,
+                            train_dataset=Dataset.from_dict({"anchor": sentences, "positive": sentences}),
+                            )
+    assert trainer.loss is loss and trainer.model is model and model.max_seq_length == 16
+    trainer.train()
+
+
+def test_simcse_loss_in_a_plain_sentence_transformer_trainer(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=8,
+                                                learning_rate=1e-3, **quiet_args)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if "pooler.dense" not in n}
+    trainer = SentenceTransformerTrainer(model=model, args=args, loss=SimCSELoss(model, do_mlm=True),
+                                         train_dataset=Dataset.from_dict({"text": sentences}))
+    trainer.train()
+    assert all(not torch.equal(p, dict(model.named_parameters())[n]) for n, p in before.items())
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"temperature": 0.0}, "`temperature` must be > 0, got 0.0"),
+    ({"temperature": -0.05}, "`temperature` must be > 0, got -0.05"),
+    ({"mode": "semi"}, "`mode` must be one of .* got 'semi'"),
+    ({"pooler": "first_last"}, "Unknown `pooler` 'first_last'"),
+    ({"pooler": "avg", "mlp_only_train": True}, "`mlp_only_train=True` needs `pooler='cls'`, got `pooler='avg'`"),
+    ({"mlm_weight": -1.0}, "`mlm_weight` must be >= 0, got -1.0"),
+    ({"mlm_probability": 0.0}, r"`mlm_probability` must be in \(0, 1\], got 0.0"),
+    ({"max_seq_length": 0}, "`max_seq_length` must be >= 1, got 0"),
+])
+def test_config_errors_name_field_and_value(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SimCSEConfig(output_dir=str(tmp_path), **kwargs)
+
+
+@pytest.mark.parametrize("mode,columns,message", [
+    ("unsupervised", {"a": ["x"], "b": ["y"]}, r"one text column .* has columns \['a', 'b'\]"),
+    ("supervised", {"text": ["x"]}, r"Supervised SimCSE needs .* has columns \['text'\]"),
+    ("supervised", {"anchor": ["x"], "positive": [1]}, "column 'positive' must hold strings"),
+    ("unsupervised", {"text": []}, "`train_dataset` is empty"),
+])
+def test_dataset_errors_name_the_columns(tiny_encoder_dir, tmp_path, quiet_args, mode, columns, message):
+    args = make_args(tmp_path, quiet_args, max_steps=1, mode=mode)
+    with pytest.raises(ValueError, match=message):
+        SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict(columns))
+
+
+def test_pooler_with_a_sentence_transformer_is_an_error(tiny_encoder_dir, tmp_path, quiet_args):
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    with pytest.raises(ValueError, match="`pooler='cls'` applies when `model` is a name or path"):
+        SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, pooler="cls"))
