@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 METHODS = ("simcse",)
-DATA_KEYS = ("method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
-             "sts_eval")
+DATA_KEYS = {"method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
+             "sts_eval"}
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -37,23 +37,6 @@ def read_yaml_config(path: str) -> dict[str, Any]:
     return config
 
 
-def load_text_dataset(path: str):
-    """A training file as a `datasets.Dataset`: `.txt` (one text per line -> `text`), `.csv`, `.tsv`, `.json(l)`."""
-    from datasets import Dataset, load_dataset
-
-    if not os.path.isfile(path):
-        raise ConfigError(f"`train_file` {path!r} does not exist.")
-    if path.endswith(".txt"):
-        with open(path, encoding="utf-8") as f:
-            return Dataset.from_dict({"text": [line.strip() for line in f if line.strip()]})
-    kinds = {".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".json": ("json", {}), ".jsonl": ("json", {})}
-    extension = os.path.splitext(path)[1]
-    if extension not in kinds:
-        raise ConfigError(f"`train_file` {path!r}: use a .txt, .csv, .tsv, .json or .jsonl file.")
-    builder, options = kinds[extension]
-    return load_dataset(builder, data_files=path, split="train", **options)
-
-
 def sts_dev_dataset(spec: str):
     """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
     from datasets import Dataset
@@ -69,6 +52,7 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     """Run `hf-contrastive train`: build the config, data and trainer from a YAML file; return the output dir."""
     from transformers import HfArgumentParser
 
+    from .data.loading import load_text_dataset
     from .trainers import SimCSEConfig, SimCSETrainer
 
     config = {**read_yaml_config(path), **overrides}
@@ -78,7 +62,7 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     if "model" not in config:
         raise ConfigError(f"{path}: `model` (a Hub id or a local path) is required.")
     if "train_file" in config:
-        train_dataset = load_text_dataset(config["train_file"])
+        train_dataset = load_text_dataset(config["train_file"])  # ValueError names the file
     elif "dataset_name" in config:
         from datasets import load_dataset
 

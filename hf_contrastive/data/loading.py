@@ -1,0 +1,26 @@
+"""Training text from a local file or a URL, as a `datasets.Dataset`."""
+
+from __future__ import annotations
+
+import os
+
+BUILDERS = {".txt": ("text", {}), ".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".json": ("json", {}),
+            ".jsonl": ("json", {})}
+
+
+def load_text_dataset(path_or_url: str):
+    """`.txt` (one text per line -> a `text` column, blank lines dropped), `.csv`, `.tsv`, `.json` or `.jsonl`, from
+    a local path or an http(s) URL (e.g. SimCSE's `wiki1m_for_simcse.txt` on the Hub)."""
+    from datasets import load_dataset
+
+    is_url = path_or_url.startswith(("http://", "https://"))
+    if not is_url and not os.path.isfile(path_or_url):
+        raise ValueError(f"Training file {path_or_url!r} does not exist.")
+    extension = os.path.splitext(path_or_url.split("?")[0])[1].lower()
+    if extension not in BUILDERS:
+        raise ValueError(f"Training file {path_or_url!r}: use a .txt, .csv, .tsv, .json or .jsonl file.")
+    builder, options = BUILDERS[extension]
+    dataset = load_dataset(builder, data_files=path_or_url, split="train", **options)
+    if builder == "text":
+        dataset = dataset.filter(lambda row: bool(row["text"].strip()))
+    return dataset

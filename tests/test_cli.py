@@ -1,0 +1,109 @@
+import json
+import os
+
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from hf_contrastive.cli import main
+
+
+@pytest.fixture()
+def train_files(tmp_path, sentences):
+    text = tmp_path / "sentences.txt"
+    text.write_text("\n".join(sentences) + "\n\n")
+    sts = tmp_path / "sts.tsv"
+    sts.write_text("sentence1\tsentence2\tscore\n" + "".join(
+        f"{a}\t{b}\t{i % 5}\n" for i, (a, b) in enumerate(zip(sentences[:16], sentences[16:32]))))
+    return text, sts
+
+
+def write_config(tmp_path, body: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(body)
+    return str(path)
+
+
+def test_train_from_yaml(tiny_encoder_dir, train_files, tmp_path, capsys):
+    text, sts = train_files
+    output = tmp_path / "out"
+    config = write_config(tmp_path, f"""
+method: simcse
+model: {tiny_encoder_dir}
+train_file: {text}
+sts_eval: {sts}
+output_dir: {output}
+pooler: avg_first_last
+temperature: 0.1
+max_steps: 2
+per_device_train_batch_size: 8
+eval_strategy: steps
+eval_steps: 2
+use_cpu: true
+report_to: none
+""")
+    assert main(["train", config]) == 0
+    assert "Saved to" in capsys.readouterr().out
+    model = SentenceTransformer(str(output))
+    assert [type(m).__name__ for m in model] == ["Transformer", "WeightedLayerPooling", "Pooling"]
+    state = json.loads((output / "config_sentence_transformers.json").read_text())
+    assert state["model_type"] == "SentenceTransformer"
+    assert "loss:SimCSELoss" in (output / "README.md").read_text()
+
+
+def test_malformed_yaml_names_the_line(tmp_path, capsys):
+    config = write_config(tmp_path, "model: x\ntrain_file: [unclosed\nmax_steps: 2\n")
+    assert main(["train", config]) == 2
+    error = capsys.readouterr().err
+    assert "config.yaml, line" in error and "invalid YAML" in error
+
+
+def test_unknown_config_field_is_named(tiny_encoder_dir, train_files, tmp_path, capsys):
+    text, _ = train_files
+    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n"
+                                    "temprature: 0.1\n")
+    assert main(["train", config]) == 2
+    assert "temprature" in capsys.readouterr().err
+
+
+def test_bad_field_value_is_named(tiny_encoder_dir, train_files, tmp_path, capsys):
+    text, _ = train_files
+    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n"
+                                    "temperature: -1\n")
+    assert main(["train", config]) == 2
+    assert "`temperature` must be > 0, got -1" in capsys.readouterr().err
+
+
+def test_missing_data_is_reported(tiny_encoder_dir, tmp_path, capsys):
+    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\noutput_dir: {tmp_path}\n")
+    assert main(["train", config]) == 2
+    assert "`train_file`" in capsys.readouterr().err
+
+
+def test_eval_prints_stsb_scores(tiny_encoder_dir, train_files, tmp_path, capsys):
+    from hf_contrastive.modeling import build_sentence_transformer
+
+    build_sentence_transformer(tiny_encoder_dir, pooler="avg").save(str(tmp_path / "m"))
+    _, sts = train_files
+    assert main(["eval", str(tmp_path / "m"), "--splits", "dev", "--sts-file", str(sts)]) == 0
+    out = capsys.readouterr().out
+    assert "stsb-dev" in out and "sts.tsv" in out and "stsb-test" not in out
+
+
+@pytest.mark.real_weights
+def test_demo_trains_evaluates_and_releases(tmp_path, capsys):
+    output = tmp_path / "demo"
+    assert main(["demo", "--output-dir", str(output), "--max-steps", "2", "--batch-size", "8",
+                 "--eval-pairs", "64"]) == 0
+    out = capsys.readouterr().out
+    release = output / "release"
+    assert f"SentenceTransformer({str(release)!r})" in out
+    scores = json.loads((release / "demo_scores.json").read_text())
+    assert set(scores["spearman_x100"]["after"]) == {"stsb-dev", "stsb-test"}
+    card = (release / "README.md").read_text()
+    assert "hf-contrastive" in card and "simcse" in card and "model-index" in card
+    assert card.count("type: spearman_cosine") == 2, "only the released model's scores go in the model-index"
+    model = SentenceTransformer(str(release))
+    assert model.max_seq_length == 256
+    assert os.path.isfile(release / "model.safetensors")
+    assert torch.isfinite(model.encode(["A man is eating food."], convert_to_tensor=True)).all()

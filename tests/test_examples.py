@@ -1,0 +1,58 @@
+import importlib.util
+import os
+import sys
+
+import pytest
+import yaml
+from sentence_transformers import SentenceTransformer
+from transformers import HfArgumentParser
+
+from hf_contrastive import SimCSEConfig
+from hf_contrastive.cli import DATA_KEYS
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+
+
+def load_example(name):
+    sys.path.insert(0, EXAMPLES)
+    try:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(EXAMPLES)
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("simcse_unsup", {"mode": "unsupervised", "pooler": "cls", "mlp_only_train": True, "learning_rate": 3e-5,
+                      "per_device_train_batch_size": 64, "temperature": 0.05, "max_seq_length": 32,
+                      "num_train_epochs": 1}),
+    ("simcse_sup", {"mode": "supervised", "pooler": "cls", "mlp_only_train": False, "learning_rate": 5e-5,
+                    "per_device_train_batch_size": 128, "temperature": 0.05, "max_seq_length": 32,
+                    "num_train_epochs": 3}),
+])
+def test_paper_configs_parse_for_the_cli_and_the_script(name, expected):
+    path = os.path.join(EXAMPLES, f"{name}.yaml")
+    with open(path) as f:
+        raw = yaml.safe_load(f)
+    fields = {k: v for k, v in raw.items() if k not in DATA_KEYS | {"fp16"}}  # fp16 needs a GPU
+    (args,) = HfArgumentParser(SimCSEConfig).parse_dict(fields | {"use_cpu": True})
+    for key, value in expected.items():
+        assert getattr(args, key) == value, key
+    assert args.metric_for_best_model == "eval_sts-dev_spearman_cosine" and args.load_best_model_at_end
+    script_arguments = load_example("simcse_unsup").ScriptArguments
+    parsed_keys = set(script_arguments.__dataclass_fields__) | set(SimCSEConfig.__dataclass_fields__)
+    assert set(raw) <= parsed_keys
+
+
+def test_unsupervised_example_runs(tiny_encoder_dir, sentences, tmp_path, capsys):
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(sentences))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"model: {tiny_encoder_dir}\ntrain_file: {train}\noutput_dir: {tmp_path / 'out'}\n"
+                      "max_steps: 2\nper_device_train_batch_size: 8\nuse_cpu: true\nreport_to: none\n"
+                      "save_strategy: 'no'\n")
+    load_example("simcse_unsup").main(str(config))
+    assert "sts-test_spearman_cosine" in capsys.readouterr().out
+    assert [type(m).__name__ for m in SentenceTransformer(str(tmp_path / "out"))] == ["Transformer", "Pooling"]
