@@ -127,6 +127,7 @@ def resolve_demo_model() -> str:
 
 def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int | None) -> dict[str, Any]:
     """Unsupervised SimCSE on all-MiniLM-L6-v2 with the shipped wiki sentences; STS-B before/after; a release."""
+    import torch
     from datasets import Dataset
 
     from .evaluation.sts import STSEvaluator, load_stsb
@@ -142,6 +143,7 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     args = SimCSEConfig(
         output_dir=os.path.join(output_dir, "checkpoints"), max_steps=max_steps, per_device_train_batch_size=batch_size,
         logging_steps=max(1, max_steps // 10), save_strategy="no", report_to="none", seed=42,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
     trainer = SimCSETrainer(
         model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}),
@@ -159,6 +161,7 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     after = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()})
     release = os.path.join(output_dir, "release")
     model.model_card_data.model_name = "all-MiniLM-L6-v2 + unsupervised SimCSE (hf_contrastive demo)"
+    model.model_card_data.base_model = MINILM_HUB_ID
     model.model_card_data.language = ["en"]
     model.model_card_data.license = "apache-2.0"
     model.save_pretrained(release)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -32,6 +33,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     _tag_names: list[str] = ["hf-contrastive"]
     _paper: dict[str, str] = {}
+    _loss_fields: tuple[str, ...] = ()  # config fields that only configure the default loss
     training_args_class = ContrastiveConfig
 
     def __init__(
@@ -62,6 +64,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 model.max_seq_length = args.max_seq_length
         elif model is not None:
             raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
+        if loss is not None:
+            self.check_no_loss_fields(args)
         if evaluator is None and is_sts_dataset(eval_dataset):
             evaluator, eval_dataset = STSEvaluator.from_dataset(eval_dataset, name="sts-dev"), None
         if loss is None:  # a user's loss defines its own columns
@@ -77,6 +81,17 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             **kwargs,
         )
         self.model.model_card_data.add_tags(list(self._tag_names))
+
+    def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
+        """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self.training_args_class)}
+        changed = [f"`{name}={getattr(args, name)!r}`" for name in self._loss_fields
+                   if getattr(args, name) != defaults[name]]
+        if changed:
+            raise ValueError(
+                f"{', '.join(changed)} configure{'s' if len(changed) == 1 else ''} the default loss, but a `loss` was "
+                "given: set these on your loss instead, or leave them at their defaults."
+            )
 
     def build_model(self, model_name_or_path: str, args: ContrastiveConfig) -> SentenceTransformer:
         """Model name or path -> SentenceTransformer. Methods override this to choose their default pooler."""

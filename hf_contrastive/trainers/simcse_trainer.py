@@ -32,10 +32,16 @@ class SimCSETrainer(ContrastiveTrainer):
 
     _tag_names = ["hf-contrastive", "simcse"]
     _paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
+    _loss_fields = ("temperature", "hard_negative_weight", "mlp_only_train", "do_mlm", "mlm_weight", "mlm_probability")
     training_args_class = SimCSEConfig
 
     def __init__(self, model: str | SentenceTransformer | None = None, args: SimCSEConfig | None = None,
                  **kwargs: Any) -> None:
+        if isinstance(model, SentenceTransformer) and args is not None and args.mlp_only_train:
+            raise ValueError(
+                "`mlp_only_train=True` applies when the trainer builds the model from a name or path with "
+                "`pooler='cls'`; for a SentenceTransformer, pass `loss=SimCSELoss(model, mlp_only_train=True)`."
+            )
         self._train_only_mlp = False
         super().__init__(model=model, args=args, **kwargs)
 

@@ -177,3 +177,17 @@ def test_pooler_with_a_sentence_transformer_is_an_error(tiny_encoder_dir, tmp_pa
     model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
     with pytest.raises(ValueError, match="`pooler='cls'` applies when `model` is a name or path"):
         SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, pooler="cls"))
+
+
+def test_objective_fields_with_a_user_loss_are_an_error(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    args = make_args(tmp_path, quiet_args, temperature=0.1, do_mlm=True)
+    with pytest.raises(ValueError, match=r"`temperature=0.1`, `do_mlm=True` configure the default loss"):
+        SimCSETrainer(model=model, args=args, loss=SimCSELoss(model),
+                      train_dataset=Dataset.from_dict({"text": sentences}))
+
+
+def test_mlp_only_train_with_a_sentence_transformer_is_an_error(tiny_encoder_dir, tmp_path, quiet_args):
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="cls_before_pooler")
+    with pytest.raises(ValueError, match="pass `loss=SimCSELoss\\(model, mlp_only_train=True\\)`"):
+        SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, mlp_only_train=True))
