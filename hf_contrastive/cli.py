@@ -130,7 +130,7 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     import torch
     from datasets import Dataset
 
-    from .evaluation.sts import STSEvaluator, load_stsb
+    from .evaluation.sts import load_stsb
     from .resources import read_wiki_sentences
     from .trainers import SimCSEConfig, SimCSETrainer
 
@@ -145,10 +145,7 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
         logging_steps=max(1, max_steps // 10), save_strategy="no", report_to="none", seed=42,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
-    trainer = SimCSETrainer(
-        model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}),
-        evaluator=STSEvaluator.from_dataset(stsb["dev"], name="sts-dev"),
-    )
+    trainer = SimCSETrainer(model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
     model = trainer.model
     inference_length = 256  # all-MiniLM-L6-v2's own length; training truncates at SimCSE's 32 tokens
     model.max_seq_length = inference_length

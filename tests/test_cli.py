@@ -58,20 +58,13 @@ def test_malformed_yaml_names_the_line(tmp_path, capsys):
     assert "config.yaml, line" in error and "invalid YAML" in error
 
 
-def test_unknown_config_field_is_named(tiny_encoder_dir, train_files, tmp_path, capsys):
+@pytest.mark.parametrize("line,message", [("temprature: 0.1", "temprature"),
+                                          ("temperature: -1", "`temperature` must be > 0, got -1")])
+def test_bad_config_field_is_named(tiny_encoder_dir, train_files, tmp_path, capsys, line, message):
     text, _ = train_files
-    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n"
-                                    "temprature: 0.1\n")
+    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n{line}\n")
     assert main(["train", config]) == 2
-    assert "temprature" in capsys.readouterr().err
-
-
-def test_bad_field_value_is_named(tiny_encoder_dir, train_files, tmp_path, capsys):
-    text, _ = train_files
-    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n"
-                                    "temperature: -1\n")
-    assert main(["train", config]) == 2
-    assert "`temperature` must be > 0, got -1" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_missing_data_is_reported(tiny_encoder_dir, tmp_path, capsys):

@@ -3,46 +3,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import datasets
 import evaluate
 from scipy import stats
 
-_FEATURES = datasets.Features({"predictions": datasets.Value("float64"), "references": datasets.Value("float64")})
-_INPUTS = """
-Args:
-    predictions (`list` of `float`): predicted scores.
-    references (`list` of `float`): gold scores.
-"""
 
+class _Correlation(evaluate.Metric):
+    """A correlation coefficient between predicted and gold scores, returned as `{key: value}`."""
 
-class Spearmanr(evaluate.Metric):
-    """Spearman rank correlation (scipy.stats.spearmanr)."""
+    key: str
+    description: str
+    coefficient: Callable
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
-            description="Spearman rank-order correlation coefficient.",
+            description=self.description,
             citation="",
-            inputs_description=_INPUTS,
-            features=_FEATURES,
+            inputs_description="predictions (list of float): predicted scores; references (list of float): gold.",
+            features=datasets.Features({"predictions": datasets.Value("float64"),
+                                        "references": datasets.Value("float64")}),
         )
 
     def _compute(self, predictions, references) -> dict[str, float]:
-        return {"spearmanr": float(stats.spearmanr(references, predictions)[0])}
+        return {self.key: float(self.coefficient(references, predictions)[0])}
 
 
-class Pearsonr(evaluate.Metric):
-    """Pearson correlation (scipy.stats.pearsonr)."""
+class Spearmanr(_Correlation):
+    key, description, coefficient = "spearmanr", "Spearman rank-order correlation.", staticmethod(stats.spearmanr)
 
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description="Pearson correlation coefficient.",
-            citation="",
-            inputs_description=_INPUTS,
-            features=_FEATURES,
-        )
 
-    def _compute(self, predictions, references) -> dict[str, float]:
-        return {"pearsonr": float(stats.pearsonr(references, predictions)[0])}
+class Pearsonr(_Correlation):
+    key, description, coefficient = "pearsonr", "Pearson correlation.", staticmethod(stats.pearsonr)
 
 
 def correlations(predictions, references) -> dict[str, float]:
