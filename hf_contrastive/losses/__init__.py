@@ -1,6 +1,7 @@
 """Contrastive objectives: pure tensor math in `functional`, sentence-transformers losses beside it."""
 
-from .functional import cosine_logits, info_nce
+from .declutr import DeCLUTRLoss
+from .functional import cosine_logits, info_nce, nt_xent
 from .simcse import SimCSELoss
 
-__all__ = ["SimCSELoss", "cosine_logits", "info_nce"]
+__all__ = ["DeCLUTRLoss", "SimCSELoss", "cosine_logits", "info_nce", "nt_xent"]

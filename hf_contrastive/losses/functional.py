@@ -60,3 +60,24 @@ def info_nce(
         weights[rows[:, None], own_negative_columns] = hard_negative_weight
         logits = logits + weights
     return F.cross_entropy(logits, rows)
+
+
+def nt_xent(anchors: Tensor, positives: Tensor, *, temperature: float = 0.05) -> Tensor:
+    """NT-Xent (SimCLR; pytorch-metric-learning's `NTXentLoss` as DeCLUTR uses it) over `2N` embeddings.
+
+    The `2N` rows are `[anchors; positives]`; row `i` has one positive (its partner: `positives[i]` for `anchors[i]`
+    and the reverse) and every other row except itself as a negative (other anchors included, even from the same
+    document). Each of the `2N` (row, partner) pairs contributes `-log softmax` over that row's `2N - 1` candidates;
+    the result is their mean.
+
+    >>> round(nt_xent(torch.eye(2), torch.eye(2), temperature=1.0).item(), 4)
+    0.5514
+    """
+    embeddings = torch.cat([anchors, positives], dim=0)
+    count = anchors.size(0)
+    logits = cosine_logits(embeddings, embeddings, temperature)
+    self_mask = torch.eye(2 * count, dtype=torch.bool, device=logits.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    rows = torch.arange(count, device=logits.device)
+    partners = torch.cat([rows + count, rows])
+    return F.cross_entropy(logits, partners)

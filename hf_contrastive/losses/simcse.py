@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
-from ..data.masking import IGNORE_INDEX, mask_tokens
-from ..modeling.heads import MLMHead, simcse_mlp
+from ..modeling.heads import simcse_mlp
+from .checks import check_objective
 from .functional import info_nce
+from .mlm import MaskedLM
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -21,12 +20,6 @@ SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     year = {2021},
     url = {https://arxiv.org/abs/2104.08821}
 }"""
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP / compile wrapper (or the model itself)."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
 
 
 class SimCSELoss(nn.Module):
@@ -97,10 +90,7 @@ class SimCSELoss(nn.Module):
         mlm_probability: float = 0.15,
     ) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"`temperature` must be > 0, got {temperature}.")
-        if mlm_weight < 0:
-            raise ValueError(f"`mlm_weight` must be >= 0, got {mlm_weight}.")
+        check_objective(temperature, mlm_weight, mlm_probability)
         self.model = model
         self.temperature = temperature
         self.hard_negative_weight = hard_negative_weight
@@ -108,24 +98,10 @@ class SimCSELoss(nn.Module):
         self.do_mlm = do_mlm
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
-        dim = model.get_embedding_dimension()
         config = model.transformers_model.config if model.transformers_model is not None else None
-        initializer_range = getattr(config, "initializer_range", 0.02)
-        self.mlp = simcse_mlp(dim, initializer_range) if mlp_only_train else None
-        self.mlm_head = self._build_mlm_head(model, initializer_range) if do_mlm else None
-
-    @staticmethod
-    def _build_mlm_head(model: SentenceTransformer, initializer_range: float) -> MLMHead:
-        encoder, tokenizer = model.transformers_model, model.tokenizer
-        if encoder is None or getattr(tokenizer, "mask_token_id", None) is None:
-            raise ValueError("`do_mlm=True` needs a transformers encoder whose tokenizer has a mask token.")
-        embeddings = encoder.get_input_embeddings()
-        return MLMHead(
-            embeddings.embedding_dim,
-            embeddings.num_embeddings,
-            layer_norm_eps=getattr(encoder.config, "layer_norm_eps", 1e-12),
-            initializer_range=initializer_range,
-        )
+        self.mlp = simcse_mlp(model.get_embedding_dimension(), getattr(config, "initializer_range", 0.02)) \
+            if mlp_only_train else None
+        self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> Tensor | dict:
         if len(sentence_features) == 1:
@@ -153,25 +129,8 @@ class SimCSELoss(nn.Module):
 
     def mlm_loss(self, features: dict[str, Any]) -> Tensor:
         """Masked-LM cross-entropy of a second forward pass over the masked `features` (as SimCSE's `do_mlm`)."""
-        model = unwrap(self.model)
-        tokenizer, encoder = model.tokenizer, model.transformers_model
-        input_ids = features["input_ids"]
-        special = torch.tensor(tokenizer.all_special_ids, device=input_ids.device)
-        maskable = features["attention_mask"].bool() & ~torch.isin(input_ids, special)
-        decoder_weight = encoder.get_input_embeddings().weight
-        masked_ids, mlm_labels = mask_tokens(
-            input_ids,
-            maskable,
-            mask_token_id=tokenizer.mask_token_id,
-            vocab_size=decoder_weight.size(0),
-            mlm_probability=self.mlm_probability,
-        )
-        outputs = self.model({**features, "input_ids": masked_ids})
-        hidden = outputs["all_layer_embeddings"][-1] if "all_layer_embeddings" in outputs else outputs["token_embeddings"]
-        logits = self.mlm_head(hidden, decoder_weight)
-        if not (mlm_labels != IGNORE_INDEX).any():
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits.flatten(0, 1), mlm_labels.flatten(), ignore_index=IGNORE_INDEX)
+        masked, labels = self.mlm.mask(self.model, features)
+        return self.mlm.loss(self.model, self.model(masked), labels)
 
     def get_config_dict(self) -> dict[str, Any]:
         config = {"temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight,

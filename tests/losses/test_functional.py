@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from hf_contrastive.losses.functional import cosine_logits, info_nce
+from hf_contrastive.losses.functional import cosine_logits, info_nce, nt_xent
 
 
 def naive_info_nce(anchors, positives, negatives, temperature, hard_negative_weight):
@@ -70,3 +70,30 @@ def test_info_nce_gradients_match_naive_autograd():
 def test_cosine_logits_is_scale_invariant():
     x = torch.randn(3, 5)
     assert torch.allclose(cosine_logits(x, x, 0.5), cosine_logits(7 * x, x, 0.5))
+
+
+def naive_nt_xent(anchors, positives, temperature):
+    """pytorch-metric-learning's NTXentLoss, labels = (0..N-1, 0..N-1), written out pair by pair."""
+    embeddings = list(anchors) + list(positives)
+    labels = list(range(len(anchors))) * 2
+    losses = []
+    for i, anchor in enumerate(embeddings):
+        for j, partner in enumerate(embeddings):
+            if i == j or labels[i] != labels[j]:
+                continue
+            cos = lambda a, b: float(torch.dot(a, b) / (a.norm() * b.norm()))  # noqa: E731
+            positive = math.exp(cos(anchor, partner) / temperature)
+            negatives = sum(math.exp(cos(anchor, other) / temperature)
+                            for k, other in enumerate(embeddings) if labels[k] != labels[i])
+            losses.append(-math.log(positive / (positive + negatives)))
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("temperature", [0.05, 0.5, 1.0])
+def test_nt_xent_matches_naive_loop(dtype, temperature):
+    generator = torch.Generator().manual_seed(7)
+    anchors, positives = (torch.randn(6, 5, generator=generator, dtype=dtype) for _ in range(2))
+    got = nt_xent(anchors, positives, temperature=temperature)
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-4
+    assert got.item() == pytest.approx(naive_nt_xent(anchors, positives, temperature), rel=tolerance, abs=tolerance)

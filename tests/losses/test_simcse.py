@@ -85,7 +85,7 @@ def test_mlm_component_is_masked_lm_cross_entropy(model, sentences):
     masked, labels = mask_tokens(batch["input_ids"], maskable, mask_token_id=tokenizer.mask_token_id,
                                  vocab_size=encoder.get_input_embeddings().num_embeddings)
     hidden = encoder(input_ids=masked, attention_mask=batch["attention_mask"]).last_hidden_state
-    head = loss.mlm_head
+    head = loss.mlm.head
     logits = F.linear(head.layer_norm(F.gelu(head.dense(hidden))), encoder.get_input_embeddings().weight, head.bias)
     expected = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
     assert (labels != IGNORE_INDEX).any()

@@ -1,0 +1,13 @@
+"""Checks of the objective hyperparameters, shared by the losses and the configs that mirror them."""
+
+from __future__ import annotations
+
+
+def check_objective(temperature: float, mlm_weight: float = 0.0, mlm_probability: float = 0.15) -> None:
+    """`ValueError` naming the field and value when a hyperparameter is out of range."""
+    if not temperature > 0:
+        raise ValueError(f"`temperature` must be > 0, got {temperature}.")
+    if not mlm_weight >= 0:
+        raise ValueError(f"`mlm_weight` must be >= 0, got {mlm_weight}.")
+    if not 0 < mlm_probability <= 1:
+        raise ValueError(f"`mlm_probability` must be in (0, 1], got {mlm_probability}.")

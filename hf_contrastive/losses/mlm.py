@@ -1,0 +1,66 @@
+"""The masked-language-model auxiliary term shared by SimCSE (`do_mlm`) and DeCLUTR."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from sentence_transformers import SentenceTransformer
+
+from ..data.masking import IGNORE_INDEX, mask_tokens
+from ..modeling.heads import MLMHead
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DDP / compile wrapper (or the model itself)."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+class MaskedLM(nn.Module):
+    """Masks a batch of features (BERT's 80/10/10 rule) and scores the model's token states on the masked positions
+    with an MLM head (owned here; decoder tied to the encoder's input embeddings).
+
+    Use: `masked, labels = mlm.mask(model, features)`, run `model(masked)`, then `mlm.loss(model, outputs, labels)`.
+    SimCSE runs that forward only for the MLM term; DeCLUTR also takes the anchor embeddings from it.
+    """
+
+    def __init__(self, model: SentenceTransformer, mlm_probability: float = 0.15):
+        super().__init__()
+        encoder, tokenizer = model.transformers_model, model.tokenizer
+        if encoder is None or getattr(tokenizer, "mask_token_id", None) is None:
+            raise ValueError("The MLM term needs a transformers encoder whose tokenizer has a mask token.")
+        self.mlm_probability = mlm_probability
+        embeddings = encoder.get_input_embeddings()
+        self.head = MLMHead(
+            embeddings.embedding_dim,
+            embeddings.num_embeddings,
+            layer_norm_eps=getattr(encoder.config, "layer_norm_eps", 1e-12),
+            initializer_range=getattr(encoder.config, "initializer_range", 0.02),
+        )
+
+    def mask(self, model: nn.Module, features: dict[str, Any]) -> tuple[dict[str, Any], Tensor]:
+        """A copy of `features` with masked `input_ids`, and the labels (-100 where nothing was masked)."""
+        tokenizer = unwrap(model).tokenizer
+        input_ids = features["input_ids"]
+        special = torch.tensor(tokenizer.all_special_ids, device=input_ids.device)
+        maskable = features["attention_mask"].bool() & ~torch.isin(input_ids, special)
+        masked_ids, labels = mask_tokens(
+            input_ids,
+            maskable,
+            mask_token_id=tokenizer.mask_token_id,
+            vocab_size=unwrap(model).transformers_model.get_input_embeddings().num_embeddings,
+            mlm_probability=self.mlm_probability,
+        )
+        return {**features, "input_ids": masked_ids}, labels
+
+    def loss(self, model: nn.Module, outputs: dict[str, Any], labels: Tensor) -> Tensor:
+        """Cross-entropy of the head over the last layer's token states at the masked positions."""
+        hidden = outputs["all_layer_embeddings"][-1] if "all_layer_embeddings" in outputs else outputs["token_embeddings"]
+        decoder_weight = unwrap(model).transformers_model.get_input_embeddings().weight
+        logits = self.head(hidden, decoder_weight)
+        if not (labels != IGNORE_INDEX).any():
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
