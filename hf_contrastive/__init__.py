@@ -17,6 +17,9 @@ _EXPORTS = {
     "SimCSEConfig": "hf_contrastive.trainers.simcse_config",
     "SimCSETrainer": "hf_contrastive.trainers.simcse_trainer",
     "SimCSELoss": "hf_contrastive.losses.simcse",
+    "DeCLUTRConfig": "hf_contrastive.trainers.declutr_config",
+    "DeCLUTRTrainer": "hf_contrastive.trainers.declutr_trainer",
+    "DeCLUTRLoss": "hf_contrastive.losses.declutr",
     "build_sentence_transformer": "hf_contrastive.modeling.builder",
     "STSEvaluator": "hf_contrastive.evaluation.sts",
     "load_stsb": "hf_contrastive.evaluation.sts",
@@ -27,10 +30,13 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
+    from .losses.declutr import DeCLUTRLoss
     from .losses.simcse import SimCSELoss
     from .modeling.builder import build_sentence_transformer
     from .trainers.base_config import ContrastiveConfig
     from .trainers.base_trainer import ContrastiveTrainer
+    from .trainers.declutr_config import DeCLUTRConfig
+    from .trainers.declutr_trainer import DeCLUTRTrainer
     from .trainers.simcse_config import SimCSEConfig
     from .trainers.simcse_trainer import SimCSETrainer
 

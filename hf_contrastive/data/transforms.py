@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 UNSUPERVISED_TEXT_COLUMNS = ("text", "sentence", "sent0")
 SUPERVISED_COLUMN_SETS = (("anchor", "positive", "negative"), ("sent0", "sent1", "hard_neg"))
@@ -63,3 +66,69 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
         raise ValueError(f"`mode` must be 'unsupervised' or 'supervised', got {mode!r}.")
     _check_strings(dataset, chosen, name)
     return dataset.select_columns(chosen) if chosen != columns else dataset
+
+
+def prepare_documents(
+    dataset: Any,
+    tokenizer: Any,
+    *,
+    num_anchors: int,
+    max_span_len: int,
+    strict: bool = False,
+    name: str = "train_dataset",
+    text_column: str = "text",
+) -> Any:
+    """Tokenize each document once (the model's tokenizer, no special tokens) into character offsets, and drop the
+    documents too short for DeCLUTR (`num_anchors * max_span_len * 2` tokens), logging how many.
+
+    Returns the dataset with columns `text`, `token_starts`, `token_ends` and `doc_index` (the row's index in the
+    given dataset). With `strict`, a short document raises a `ValueError` naming its index, length and the
+    requirement. Raises when no document is left, or when a text is not a string.
+    """
+    from .spans import min_document_tokens
+
+    if dataset is None:
+        return None
+    _check_not_empty(dataset, name)
+    columns = list(dataset.column_names or [])
+    if text_column not in columns:
+        raise ValueError(f"DeCLUTR needs a {text_column!r} column of documents; `{name}` has columns {columns}.")
+    required = min_document_tokens(num_anchors, max_span_len)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ValueError(f"DeCLUTR needs a fast (Rust) tokenizer for token offsets; got {type(tokenizer).__name__}.")
+
+    def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        for index, text in zip(indices, batch[text_column]):
+            if not isinstance(text, str):
+                raise ValueError(f"`{name}` row {index}: {text_column!r} must be a string, got {type(text).__name__}.")
+        # The fast tokenizer's Rust backend: whole documents, no special tokens, no length warning.
+        offsets = [e.offsets for e in backend.encode_batch(batch[text_column], add_special_tokens=False)]
+        if strict:
+            for index, document in zip(indices, offsets):
+                if len(document) < required:
+                    raise ValueError(
+                        f"`{name}` row {index} has {len(document)} tokens; DeCLUTR needs at least {required} "
+                        f"(num_anchors * max_span_len * 2 = {num_anchors} * {max_span_len} * 2). Use longer "
+                        "documents, smaller `max_span_len`, or `strict_length=False` to drop short ones."
+                    )
+        return {"text": batch[text_column], "token_starts": [[s for s, _ in doc] for doc in offsets],
+                "token_ends": [[e for _, e in doc] for doc in offsets], "doc_index": indices}
+
+    documents = dataset.map(tokenize, batched=True, with_indices=True, remove_columns=columns,
+                            desc="Tokenizing documents for span sampling")
+    lengths = [len(starts) for starts in documents["token_starts"]]
+    keep = [i for i, length in enumerate(lengths) if length >= required]
+    if not keep:
+        raise ValueError(
+            f"No document in `{name}` has the {required} tokens DeCLUTR needs (num_anchors * max_span_len * 2 = "
+            f"{num_anchors} * {max_span_len} * 2); the longest has {max(lengths)}. Lower `max_span_len` or "
+            "`num_anchors`, or use longer documents."
+        )
+    if len(keep) < len(lengths):
+        logger.warning(
+            f"DeCLUTR: dropped {len(lengths) - len(keep)} of {len(lengths)} documents in `{name}` with fewer than "
+            f"{required} tokens (num_anchors * max_span_len * 2); {len(keep)} remain."
+        )
+        documents = documents.select(keep)
+    return documents

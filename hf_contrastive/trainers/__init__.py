@@ -2,7 +2,9 @@
 
 from .base_config import ContrastiveConfig
 from .base_trainer import ContrastiveTrainer
+from .declutr_config import DeCLUTRConfig
+from .declutr_trainer import DeCLUTRTrainer
 from .simcse_config import SimCSEConfig
 from .simcse_trainer import SimCSETrainer
 
-__all__ = ["ContrastiveConfig", "ContrastiveTrainer", "SimCSEConfig", "SimCSETrainer"]
+__all__ = ["ContrastiveConfig", "ContrastiveTrainer", "DeCLUTRConfig", "DeCLUTRTrainer", "SimCSEConfig", "SimCSETrainer"]

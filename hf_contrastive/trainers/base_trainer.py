@@ -23,7 +23,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     - accepts a model name or path (built into a `SentenceTransformer` with `args.pooler`) or a `SentenceTransformer`;
     - builds its default loss from its config (`get_default_loss`) and selects the columns it needs
-      (`prepare_dataset`), unless a `loss=` is given: then the datasets go to that loss unchanged;
+      (`prepare_dataset`), unless a `loss=` is given: then the datasets go to that loss unchanged (except for
+      trainers whose input format is their own, such as DeCLUTR's documents);
     - turns an `eval_dataset` with `sentence1`, `sentence2`, `score` columns into an `STSEvaluator` named
       `sts-dev` (metrics `eval_sts-dev_spearman_cosine`, ...), usable as `metric_for_best_model`;
     - saves the loss's own trainable parameters (e.g. a training-only MLP or an MLM head) in each checkpoint and
@@ -34,6 +35,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     _tag_names: list[str] = ["hf-contrastive"]
     _paper: dict[str, str] = {}
     _loss_fields: tuple[str, ...] = ()  # config fields that only configure the default loss
+    _prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
     training_args_class = ContrastiveConfig
 
     def __init__(
@@ -68,9 +70,9 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             self.check_no_loss_fields(args)
         if evaluator is None and is_sts_dataset(eval_dataset):
             evaluator, eval_dataset = STSEvaluator.from_dataset(eval_dataset, name="sts-dev"), None
-        if loss is None:  # a user's loss defines its own columns
-            train_dataset = self.prepare_dataset(train_dataset, args, "train_dataset")
-            eval_dataset = self.prepare_dataset(eval_dataset, args, "eval_dataset")
+        if loss is None or self._prepare_with_user_loss:  # otherwise a user's loss defines its own columns
+            train_dataset = self.prepare_dataset(train_dataset, args, "train_dataset", model)
+            eval_dataset = self.prepare_dataset(eval_dataset, args, "eval_dataset", model)
         super().__init__(
             model=model,
             args=args,
@@ -97,7 +99,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         """Model name or path -> SentenceTransformer. Methods override this to choose their default pooler."""
         return build_sentence_transformer(model_name_or_path, pooler=args.pooler, max_seq_length=args.max_seq_length)
 
-    def prepare_dataset(self, dataset: Any, args: ContrastiveConfig, name: str) -> Any:
+    def prepare_dataset(self, dataset: Any, args: ContrastiveConfig, name: str, model: SentenceTransformer) -> Any:
         """Validate `dataset` and select the columns the method's loss expects; the base class passes it through."""
         return dataset
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..losses.checks import check_objective
 from .base_config import ContrastiveConfig
 
 SIMCSE_MODES = ("unsupervised", "supervised")
@@ -65,12 +66,7 @@ class SimCSEConfig(ContrastiveConfig):
     def __post_init__(self):
         if self.mode not in SIMCSE_MODES:
             raise ValueError(f"`mode` must be one of {SIMCSE_MODES}, got {self.mode!r}.")
-        if not self.temperature > 0:
-            raise ValueError(f"`temperature` must be > 0, got {self.temperature}.")
-        if self.mlm_weight < 0:
-            raise ValueError(f"`mlm_weight` must be >= 0, got {self.mlm_weight}.")
-        if not 0 < self.mlm_probability <= 1:
-            raise ValueError(f"`mlm_probability` must be in (0, 1], got {self.mlm_probability}.")
+        check_objective(self.temperature, self.mlm_weight, self.mlm_probability)
         super().__post_init__()
         if self.mlp_only_train and self.pooler not in (None, "cls"):
             raise ValueError(f"`mlp_only_train=True` needs `pooler='cls'`, got `pooler={self.pooler!r}`.")

@@ -59,7 +59,7 @@ class SimCSETrainer(ContrastiveTrainer):
             pooler = "cls_before_pooler"
         return build_sentence_transformer(model_name_or_path, pooler=pooler, max_seq_length=args.max_seq_length)
 
-    def prepare_dataset(self, dataset: Any, args: SimCSEConfig, name: str) -> Any:
+    def prepare_dataset(self, dataset: Any, args: SimCSEConfig, name: str, model: SentenceTransformer) -> Any:
         return simcse_columns(dataset, args.mode, name)
 
     def get_default_loss(self, model: SentenceTransformer) -> SimCSELoss:

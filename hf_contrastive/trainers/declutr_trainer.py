@@ -1,0 +1,82 @@
+"""`DeCLUTRTrainer`: DeCLUTR on documents as a drop-in `transformers.Trainer`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from sentence_transformers import SentenceTransformer
+from transformers import TrainerCallback
+
+from ..data.collators import DeCLUTRDataCollator
+from ..data.transforms import prepare_documents
+from ..losses.declutr import DeCLUTRLoss
+from ..modeling.builder import build_sentence_transformer, is_sentence_transformer
+from .base_trainer import ContrastiveTrainer
+from .declutr_config import DeCLUTRConfig
+
+
+class SpanEpochCallback(TrainerCallback):
+    """Tells the span collator which epoch starts, so that spans are re-sampled every epoch (and again identically
+    after `resume_from_checkpoint`)."""
+
+    def __init__(self, collator: DeCLUTRDataCollator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = math.floor(state.epoch or 0)
+
+
+class DeCLUTRTrainer(ContrastiveTrainer):
+    """
+    Trains a sentence-embedding model with DeCLUTR (Giorgi et al., 2021) on a dataset with a `text` column of
+    documents.
+
+    Each document is tokenized once with the model's tokenizer; documents shorter than
+    `num_anchors * max_span_len * 2` tokens are dropped (and counted in the log) or, with `strict_length`, rejected.
+    Every epoch, the collator samples `num_anchors` anchor spans and `num_positives` positive spans per anchor from
+    each document; `DeCLUTRLoss` (NT-Xent + MLM on the masked anchors) trains on them.
+
+    Example:
+        >>> args = DeCLUTRConfig(output_dir="out", min_span_len=32, max_span_len=128)
+        >>> trainer = DeCLUTRTrainer(model="roberta-base", args=args, train_dataset=Dataset.from_dict({"text": docs}),
+        ...                          eval_dataset=load_stsb("dev"))
+        >>> trainer.train()
+    """
+
+    _tag_names = ["hf-contrastive", "declutr"]
+    _paper = {"title": "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations",
+              "id": "2006.03659"}
+    _loss_fields = ("temperature", "do_mlm", "mlm_weight", "mlm_probability")
+    _prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
+    training_args_class = DeCLUTRConfig
+    data_collator_class = DeCLUTRDataCollator
+
+    def __init__(self, model: str | SentenceTransformer | None = None, args: DeCLUTRConfig | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(model=model, args=args, **kwargs)
+        if isinstance(self.data_collator, DeCLUTRDataCollator):
+            self.add_callback(SpanEpochCallback(self.data_collator))
+
+    def build_model(self, model_name_or_path: str, args: DeCLUTRConfig) -> SentenceTransformer:
+        pooler = args.pooler
+        if pooler is None and not is_sentence_transformer(model_name_or_path):
+            pooler = "avg"
+        return build_sentence_transformer(model_name_or_path, pooler=pooler, max_seq_length=args.max_seq_length)
+
+    def prepare_dataset(self, dataset: Any, args: DeCLUTRConfig, name: str, model: SentenceTransformer) -> Any:
+        return prepare_documents(dataset, model.tokenizer, num_anchors=args.num_anchors,
+                                 max_span_len=args.max_span_len, strict=args.strict_length, name=name)
+
+    def get_data_collator(self, model, args: DeCLUTRConfig, processing_class=None) -> DeCLUTRDataCollator:
+        collator = super().get_data_collator(model, args, processing_class)
+        return dataclasses.replace(
+            collator, num_anchors=args.num_anchors, num_positives=args.num_positives, min_span_len=args.min_span_len,
+            max_span_len=args.max_span_len, sampling_strategy=args.sampling_strategy, seed=args.seed,
+        )
+
+    def get_default_loss(self, model: SentenceTransformer) -> DeCLUTRLoss:
+        args: DeCLUTRConfig = self.args
+        return DeCLUTRLoss(model, temperature=args.temperature, do_mlm=args.do_mlm, mlm_weight=args.mlm_weight,
+                           mlm_probability=args.mlm_probability)
