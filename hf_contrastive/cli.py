@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-METHODS = ("simcse",)
+METHODS = {"simcse": ("SimCSEConfig", "SimCSETrainer"), "declutr": ("DeCLUTRConfig", "DeCLUTRTrainer")}
 DATA_KEYS = {"method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
              "sts_eval"}
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -52,13 +52,14 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     """Run `hf-contrastive train`: build the config, data and trainer from a YAML file; return the output dir."""
     from transformers import HfArgumentParser
 
+    from . import trainers
     from .data.loading import load_text_dataset
-    from .trainers import SimCSEConfig, SimCSETrainer
 
     config = {**read_yaml_config(path), **overrides}
     method = config.get("method", "simcse")
     if method not in METHODS:
-        raise ConfigError(f"{path}: `method` must be one of {METHODS}, got {method!r}.")
+        raise ConfigError(f"{path}: `method` must be one of {sorted(METHODS)}, got {method!r}.")
+    config_class, trainer_class = (getattr(trainers, name) for name in METHODS[method])
     if "model" not in config:
         raise ConfigError(f"{path}: `model` (a Hub id or a local path) is required.")
     if "train_file" in config:
@@ -75,10 +76,10 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     eval_dataset = sts_dev_dataset(config["sts_eval"]) if config.get("sts_eval") else None
     fields = {key: value for key, value in config.items() if key not in DATA_KEYS}
     try:
-        (args,) = HfArgumentParser(SimCSEConfig).parse_dict(fields)
+        (args,) = HfArgumentParser(config_class).parse_dict(fields)
     except ValueError as error:
         raise ConfigError(f"{path}: {error}") from None
-    trainer = SimCSETrainer(model=config["model"], args=args, train_dataset=train_dataset, eval_dataset=eval_dataset)
+    trainer = trainer_class(model=config["model"], args=args, train_dataset=train_dataset, eval_dataset=eval_dataset)
     trainer.train()
     trainer.save_model(args.output_dir)
     return args.output_dir
@@ -177,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-contrastive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="Train from a YAML config (config fields + model + data).")
-    train.add_argument("config", help="YAML file: method, model, train_file or dataset_name, sts_eval, and "
-                                      "any SimCSEConfig field (output_dir, learning_rate, ...).")
+    train.add_argument("config", help="YAML file: method (simcse | declutr), model, train_file or dataset_name, "
+                                      "sts_eval, and any field of the method's config (output_dir, learning_rate, ...).")
     train.add_argument("--output-dir", help="Overrides the config's output_dir.")
     evaluate = commands.add_parser("eval", help="STS evaluation (Spearman of cosine x 100) of a model.")
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")

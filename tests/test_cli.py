@@ -51,6 +51,33 @@ report_to: none
     assert "loss:SimCSELoss" in (output / "README.md").read_text()
 
 
+def test_train_declutr_from_yaml(tiny_encoder_dir, sentences, tmp_path):
+    documents = tmp_path / "documents.txt"
+    documents.write_text("\n".join(" . ".join(sentences[i:] + sentences[:i]) for i in range(6)) + "\nshort one\n")
+    output = tmp_path / "out"
+    config = write_config(tmp_path, f"""
+method: declutr
+model: {tiny_encoder_dir}
+train_file: {documents}
+output_dir: {output}
+min_span_len: 4
+max_span_len: 24
+per_device_train_batch_size: 2
+max_steps: 2
+use_cpu: true
+report_to: none
+""")
+    assert main(["train", config]) == 0
+    model = SentenceTransformer(str(output))
+    assert model[1].pooling_mode == "mean"
+    assert "loss:DeCLUTRLoss" in (output / "README.md").read_text()
+
+
+def test_unknown_method_is_named(tmp_path, capsys):
+    assert main(["train", write_config(tmp_path, "method: simclr\nmodel: x\n")]) == 2
+    assert "`method` must be one of ['declutr', 'simcse'], got 'simclr'" in capsys.readouterr().err
+
+
 def test_malformed_yaml_names_the_line(tmp_path, capsys):
     config = write_config(tmp_path, "model: x\ntrain_file: [unclosed\nmax_steps: 2\n")
     assert main(["train", config]) == 2

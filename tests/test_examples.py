@@ -7,7 +7,7 @@ import yaml
 from sentence_transformers import SentenceTransformer
 from transformers import HfArgumentParser
 
-from hf_contrastive import SimCSEConfig
+from hf_contrastive import DeCLUTRConfig, SimCSEConfig
 from hf_contrastive.cli import DATA_KEYS
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
@@ -33,17 +33,31 @@ def load_example(name):
                     "num_train_epochs": 3}),
 ])
 def test_paper_configs_parse_for_the_cli_and_the_script(name, expected):
-    path = os.path.join(EXAMPLES, f"{name}.yaml")
-    with open(path) as f:
-        raw = yaml.safe_load(f)
-    fields = {k: v for k, v in raw.items() if k not in DATA_KEYS | {"fp16"}}  # fp16 needs a GPU
-    (args,) = HfArgumentParser(SimCSEConfig).parse_dict(fields | {"use_cpu": True})
+    raw, args = parse_example_config(name, SimCSEConfig, "simcse_unsup")
     for key, value in expected.items():
         assert getattr(args, key) == value, key
     assert args.metric_for_best_model == "eval_sts-dev_spearman_cosine" and args.load_best_model_at_end
-    script_arguments = load_example("simcse_unsup").ScriptArguments
-    parsed_keys = set(script_arguments.__dataclass_fields__) | set(SimCSEConfig.__dataclass_fields__)
-    assert set(raw) <= parsed_keys
+
+
+def parse_example_config(name, config_class, script):
+    """Parse examples/NAME.yaml as `hf-contrastive train` does, and check the example script accepts every key."""
+    with open(os.path.join(EXAMPLES, f"{name}.yaml")) as f:
+        raw = yaml.safe_load(f)
+    fields = {k: v for k, v in raw.items() if k not in DATA_KEYS | {"fp16"}}  # fp16 needs a GPU
+    (args,) = HfArgumentParser(config_class).parse_dict(fields | {"use_cpu": True})
+    script_arguments = load_example(script).ScriptArguments
+    assert set(raw) <= set(script_arguments.__dataclass_fields__) | set(config_class.__dataclass_fields__)
+    return raw, args
+
+
+def test_declutr_paper_config():
+    raw, args = parse_example_config("declutr", DeCLUTRConfig, "declutr")
+    assert raw["method"] == "declutr" and raw["model"] == "distilroberta-base"
+    expected = {"num_anchors": 2, "num_positives": 2, "min_span_len": 32, "max_span_len": 512, "temperature": 0.05,
+                "do_mlm": True, "per_device_train_batch_size": 4, "learning_rate": 5e-5, "weight_decay": 0.1,
+                "pooler": "avg", "dataloader_drop_last": True}
+    for key, value in expected.items():
+        assert getattr(args, key) == value, key
 
 
 def test_unsupervised_example_runs(tiny_encoder_dir, sentences, tmp_path, capsys):

@@ -94,9 +94,14 @@ def prepare_documents(
     if text_column not in columns:
         raise ValueError(f"DeCLUTR needs a {text_column!r} column of documents; `{name}` has columns {columns}.")
     required = min_document_tokens(num_anchors, max_span_len)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
+    if getattr(tokenizer, "backend_tokenizer", None) is None:
         raise ValueError(f"DeCLUTR needs a fast (Rust) tokenizer for token offsets; got {type(tokenizer).__name__}.")
+    # A private copy of the Rust tokenizer without the truncation/padding a checkpoint may carry (whole documents).
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
 
     def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         for index, text in zip(indices, batch[text_column]):

@@ -32,6 +32,13 @@ def test_offsets_cover_the_model_tokens(model, documents):
     assert model.tokenizer.convert_tokens_to_ids(pieces) == expected
 
 
+def test_a_tokenizer_with_truncation_still_sees_whole_documents(model, documents):
+    model.tokenizer.backend_tokenizer.enable_truncation(8)
+    prepared = prepare_documents(documents, model.tokenizer, num_anchors=2, max_span_len=20)
+    assert min(len(starts) for starts in prepared["token_starts"]) >= 80
+    assert model.tokenizer.backend_tokenizer.truncation["max_length"] == 8, "the user's tokenizer is not changed"
+
+
 def test_short_documents_are_dropped_and_counted(model, documents, caplog):
     with caplog.at_level(logging.WARNING):
         prepared = prepare_documents(documents, model.tokenizer, num_anchors=2, max_span_len=20)
