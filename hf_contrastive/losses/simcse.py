@@ -98,9 +98,10 @@ class SimCSELoss(nn.Module):
         self.do_mlm = do_mlm
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
-        config = model.transformers_model.config if model.transformers_model is not None else None
-        self.mlp = simcse_mlp(model.get_embedding_dimension(), getattr(config, "initializer_range", 0.02)) \
-            if mlp_only_train else None
+        self.mlp = None
+        if mlp_only_train:
+            config = getattr(model.transformers_model, "config", None)
+            self.mlp = simcse_mlp(model.get_embedding_dimension(), getattr(config, "initializer_range", 0.02))
         self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> Tensor | dict:

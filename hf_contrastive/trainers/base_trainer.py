@@ -11,7 +11,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
-from ..modeling.builder import build_sentence_transformer
+from ..modeling.builder import build_sentence_transformer, is_sentence_transformer
 from .base_config import ContrastiveConfig
 
 LOSS_STATE_NAME = "loss_state.safetensors"
@@ -34,6 +34,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     _tag_names: list[str] = ["hf-contrastive"]
     _paper: dict[str, str] = {}
+    _default_pooler = "cls"  # for a plain encoder when `args.pooler` is None
     _loss_fields: tuple[str, ...] = ()  # config fields that only configure the default loss
     _prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
     training_args_class = ContrastiveConfig
@@ -95,9 +96,16 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 "given: set these on your loss instead, or leave them at their defaults."
             )
 
+    def resolve_pooler(self, model_name_or_path: str, args: ContrastiveConfig) -> str | None:
+        """`args.pooler`, else the method's default for a plain encoder; `None` keeps a SentenceTransformer's own."""
+        if args.pooler is None and not is_sentence_transformer(model_name_or_path):
+            return self._default_pooler
+        return args.pooler
+
     def build_model(self, model_name_or_path: str, args: ContrastiveConfig) -> SentenceTransformer:
-        """Model name or path -> SentenceTransformer. Methods override this to choose their default pooler."""
-        return build_sentence_transformer(model_name_or_path, pooler=args.pooler, max_seq_length=args.max_seq_length)
+        """Model name or path -> SentenceTransformer with `resolve_pooler`'s pooler."""
+        return build_sentence_transformer(model_name_or_path, pooler=self.resolve_pooler(model_name_or_path, args),
+                                          max_seq_length=args.max_seq_length)
 
     def prepare_dataset(self, dataset: Any, args: ContrastiveConfig, name: str, model: SentenceTransformer) -> Any:
         """Validate `dataset` and select the columns the method's loss expects; the base class passes it through."""

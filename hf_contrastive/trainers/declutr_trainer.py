@@ -12,7 +12,6 @@ from transformers import TrainerCallback
 from ..data.collators import DeCLUTRDataCollator
 from ..data.transforms import prepare_documents
 from ..losses.declutr import DeCLUTRLoss
-from ..modeling.builder import build_sentence_transformer, is_sentence_transformer
 from .base_trainer import ContrastiveTrainer
 from .declutr_config import DeCLUTRConfig
 
@@ -46,6 +45,7 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     """
 
     _tag_names = ["hf-contrastive", "declutr"]
+    _default_pooler = "avg"  # mean pooling, as the original
     _paper = {"title": "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations",
               "id": "2006.03659"}
     _loss_fields = ("temperature", "do_mlm", "mlm_weight", "mlm_probability")
@@ -58,12 +58,6 @@ class DeCLUTRTrainer(ContrastiveTrainer):
         super().__init__(model=model, args=args, **kwargs)
         if isinstance(self.data_collator, DeCLUTRDataCollator):
             self.add_callback(SpanEpochCallback(self.data_collator))
-
-    def build_model(self, model_name_or_path: str, args: DeCLUTRConfig) -> SentenceTransformer:
-        pooler = args.pooler
-        if pooler is None and not is_sentence_transformer(model_name_or_path):
-            pooler = "avg"
-        return build_sentence_transformer(model_name_or_path, pooler=pooler, max_seq_length=args.max_seq_length)
 
     def prepare_dataset(self, dataset: Any, args: DeCLUTRConfig, name: str, model: SentenceTransformer) -> Any:
         return prepare_documents(dataset, model.tokenizer, num_anchors=args.num_anchors,

@@ -8,7 +8,7 @@ from sentence_transformers import SentenceTransformer
 
 from ..data.transforms import simcse_columns
 from ..losses.simcse import SimCSELoss
-from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
+from ..modeling.builder import build_sentence_transformer
 from .base_trainer import ContrastiveTrainer
 from .simcse_config import SimCSEConfig
 
@@ -46,9 +46,7 @@ class SimCSETrainer(ContrastiveTrainer):
         super().__init__(model=model, args=args, **kwargs)
 
     def build_model(self, model_name_or_path: str, args: SimCSEConfig) -> SentenceTransformer:
-        pooler = args.pooler
-        if pooler is None and not is_sentence_transformer(model_name_or_path):
-            pooler = DEFAULT_POOLER
+        pooler = self.resolve_pooler(model_name_or_path, args)
         if args.mlp_only_train and pooler != "cls":
             raise ValueError(
                 f"`mlp_only_train=True` needs the `cls` pooler; {model_name_or_path!r} keeps its own pooling "
