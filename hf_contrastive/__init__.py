@@ -20,6 +20,7 @@ _EXPORTS = {
     "DeCLUTRConfig": "hf_contrastive.trainers.declutr_config",
     "DeCLUTRTrainer": "hf_contrastive.trainers.declutr_trainer",
     "DeCLUTRLoss": "hf_contrastive.losses.declutr",
+    "SupConLoss": "hf_contrastive.losses.supcon",
     "build_sentence_transformer": "hf_contrastive.modeling.builder",
     "STSEvaluator": "hf_contrastive.evaluation.sts",
     "load_stsb": "hf_contrastive.evaluation.sts",
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
     from .losses.declutr import DeCLUTRLoss
     from .losses.simcse import SimCSELoss
+    from .losses.supcon import SupConLoss
     from .modeling.builder import build_sentence_transformer
     from .trainers.base_config import ContrastiveConfig
     from .trainers.base_trainer import ContrastiveTrainer

@@ -1,7 +1,9 @@
-"""Contrastive objectives: pure tensor math in `functional`, sentence-transformers losses beside it."""
+"""Contrastive objectives: pure tensor math in `functional` (`info_nce`, `nt_xent`, `supcon`), sentence-transformers
+losses beside it."""
 
 from .declutr import DeCLUTRLoss
 from .functional import cosine_logits, info_nce, nt_xent
 from .simcse import SimCSELoss
+from .supcon import SupConLoss
 
-__all__ = ["DeCLUTRLoss", "SimCSELoss", "cosine_logits", "info_nce", "nt_xent"]
+__all__ = ["DeCLUTRLoss", "SimCSELoss", "SupConLoss", "cosine_logits", "info_nce", "nt_xent"]

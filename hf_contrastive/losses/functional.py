@@ -81,3 +81,29 @@ def nt_xent(anchors: Tensor, positives: Tensor, *, temperature: float = 0.05) ->
     rows = torch.arange(count, device=logits.device)
     partners = torch.cat([rows + count, rows])
     return F.cross_entropy(logits, partners)
+
+
+def supcon(embeddings: Tensor, labels: Tensor, *, temperature: float = 0.07, base_temperature: float = 0.07) -> Tensor:
+    """Supervised contrastive loss (Khosla et al., 2020, eq. 2, "L_out"), over `N` embeddings with class labels.
+
+    Every embedding is an anchor; its positives are the other embeddings with the same label, and its denominator
+    runs over all other embeddings. For anchor `i` with positives `P(i)`:
+    `L_i = -(temperature / base_temperature) / |P(i)| * sum_{p in P(i)} log softmax_{a != i}(cos(z_i, z_a) / temperature)[p]`.
+    The result is the mean of `L_i` over the anchors that have at least one positive (an anchor alone in its class
+    has no defined term and is left out; the reference code counts it as 0 in the mean). With no positive pair at
+    all the loss is 0. For several views per example, concatenate the views and repeat the labels.
+
+    >>> round(supcon(torch.eye(4), torch.tensor([0, 0, 1, 1])).item(), 4)
+    1.0986
+    """
+    count = embeddings.size(0)
+    self_mask = torch.eye(count, dtype=torch.bool, device=embeddings.device)
+    logits = cosine_logits(embeddings, embeddings, temperature).masked_fill(self_mask, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~self_mask
+    per_anchor = positives.sum(dim=1)
+    has_positive = per_anchor > 0
+    if not has_positive.any():
+        return embeddings.sum() * 0.0
+    mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)[has_positive] / per_anchor[has_positive]
+    return -(temperature / base_temperature) * mean_log_prob.mean()
