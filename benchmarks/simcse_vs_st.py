@@ -3,7 +3,7 @@
 batch, seed, steps, learning rate, max length and temperature (scale 20 = 1 / 0.05). Each run is a fresh process,
 so its peak RSS is its own. Prints examples/s, peak RSS and STS-B dev Spearman side by side, with ratios.
 
-    python benchmarks/simcse_vs_st.py [--steps 30] [--batch-size 64] [--repeats 1]
+    python benchmarks/simcse_vs_st.py [--steps 30] [--batch-size 64] [--repeats 1] [--with-lora]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "T
     os.environ.setdefault(_name, "1")
 
 RUNS = ("hf_contrastive", "sentence-transformers")
+LORA_RUN = "hf_contrastive+LoRA"
 
 
 def worker(kind: str, steps: int, batch_size: int, seed: int, output_dir: str) -> dict:
@@ -38,8 +39,10 @@ def worker(kind: str, steps: int, batch_size: int, seed: int, output_dir: str) -
     common = dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=3e-5,
                   seed=seed, save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=steps,
                   dataloader_pin_memory=False)
-    if kind == "hf_contrastive":
-        args = SimCSEConfig(temperature=0.05, max_seq_length=32, **common)
+    if kind in ("hf_contrastive", LORA_RUN):
+        lora = dict(use_peft=True, lora_r=8, lora_alpha=16, lora_target_modules=["query", "value"],
+                    learning_rate=1e-4) if kind == LORA_RUN else {}
+        args = SimCSEConfig(temperature=0.05, max_seq_length=32, **(common | lora))
         trainer = SimCSETrainer(model=path, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
     else:
         model = SentenceTransformer(path)
@@ -49,6 +52,8 @@ def worker(kind: str, steps: int, batch_size: int, seed: int, output_dir: str) -
             train_dataset=Dataset.from_dict({"anchor": sentences, "positive": sentences}),
             loss=MultipleNegativesRankingLoss(model, scale=20.0),
         )
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in trainer.model.parameters())
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
@@ -56,7 +61,7 @@ def worker(kind: str, steps: int, batch_size: int, seed: int, output_dir: str) -
     model = trainer.model
     model.max_seq_length = 256
     dev = STSEvaluator.from_dataset(load_stsb("dev"), name="sts-dev").compute_metrics(model)
-    return {"run": kind, "seconds": seconds, "examples_per_s": steps * batch_size / seconds,
+    return {"run": kind, "trainable_params": trainable, "total_params": total, "seconds": seconds, "examples_per_s": steps * batch_size / seconds,
             "peak_rss_mib": peak_rss_mib, "stsb_dev_spearman": 100 * dev["sts-dev_spearman_cosine"]}
 
 
@@ -67,7 +72,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeats", type=int, default=1, help="Runs per side, alternating the order.")
     parser.add_argument("--output-dir", default="benchmark-runs")
-    parser.add_argument("--worker", choices=RUNS, help=argparse.SUPPRESS)
+    parser.add_argument("--with-lora", action="store_true",
+                        help="Also train hf_contrastive with LoRA (r=8 on query/value, lr 1e-4).")
+    parser.add_argument("--worker", choices=RUNS + (LORA_RUN,), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.worker:
         result = worker(options.worker, options.steps, options.batch_size, options.seed,
@@ -77,9 +84,10 @@ def main() -> None:
 
     import torch
 
-    results: dict[str, list[dict]] = {run: [] for run in RUNS}
+    runs = RUNS + ((LORA_RUN,) if options.with_lora else ())
+    results: dict[str, list[dict]] = {run: [] for run in runs}
     for repeat in range(options.repeats):
-        for run in RUNS if repeat % 2 == 0 else RUNS[::-1]:
+        for run in runs if repeat % 2 == 0 else runs[::-1]:
             command = [sys.executable, __file__, "--worker", run, "--steps", str(options.steps), "--batch-size",
                        str(options.batch_size), "--seed", str(options.seed), "--output-dir", options.output_dir]
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -105,6 +113,15 @@ def main() -> None:
         a, b = best(ours, key, pick), best(peer, key, pick)
         ratio = f"{a / b:.3f}" if key != "stsb_dev_spearman" else f"{a - b:+.2f} pts"
         print(f"| {label:<31} | {a:>15.2f} | {b:>15.2f} | {ratio:>11} |")
+    if options.with_lora:
+        full, lora = results[ours][0], results[LORA_RUN][0]
+        print(f"\nLoRA (r=8, query/value, lr 1e-4) vs full fine-tuning, same work, best of {options.repeats}")
+        print(f"| {'run':<20} | {'trainable params':>18} | {'examples/s':>10} | {'peak RSS MiB':>12} | {'STS-B dev':>9} |")
+        print(f"|{'-' * 22}|{'-' * 20}|{'-' * 12}|{'-' * 14}|{'-' * 11}|")
+        for run, first in ((ours, full), (LORA_RUN, lora)):
+            share = 100 * first["trainable_params"] / first["total_params"]
+            print(f"| {run:<20} | {first['trainable_params']:>10,} {share:>6.2f}% | {best(run, 'examples_per_s'):>10.2f} "
+                  f"| {best(run, 'peak_rss_mib', min):>12.0f} | {best(run, 'stsb_dev_spearman'):>9.2f} |")
 
 
 if __name__ == "__main__":

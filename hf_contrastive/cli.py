@@ -38,7 +38,7 @@ def read_yaml_config(path: str) -> dict[str, Any]:
     return config
 
 
-def sts_dev_dataset(spec: str):
+def sts_dataset(spec: str):
     """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
     from datasets import Dataset
 
@@ -74,7 +74,7 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
         raise ConfigError(f"{path}: give `train_file` (a local file) or `dataset_name` (a Hub dataset).")
     if config.get("max_train_samples"):
         train_dataset = train_dataset.select(range(min(int(config["max_train_samples"]), len(train_dataset))))
-    eval_dataset = sts_dev_dataset(config["sts_eval"]) if config.get("sts_eval") else None
+    eval_dataset = sts_dataset(config["sts_eval"]) if config.get("sts_eval") else None
     fields = {key: value for key, value in config.items() if key not in DATA_KEYS}
     try:
         (args,) = HfArgumentParser(config_class).parse_dict(fields)

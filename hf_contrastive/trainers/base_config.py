@@ -25,6 +25,15 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
             pooler and keeps a SentenceTransformer's own modules.
         max_seq_length (`int`, *optional*):
             Truncation length in tokens, set on the model (and so saved with it); `None` keeps the model's.
+
+        > Parameters that control LoRA (for YAML/CLI; in Python, `peft_config=LoraConfig(...)` on the trainer)
+
+        use_peft (`bool`, *optional*, defaults to `False`): train LoRA adapters instead of all encoder weights.
+        lora_r (`int`, *optional*, defaults to `8`): LoRA rank.
+        lora_alpha (`int`, *optional*, defaults to `16`): LoRA scaling numerator.
+        lora_dropout (`float`, *optional*, defaults to `0.05`): dropout on the LoRA branch.
+        lora_target_modules (`list[str]`, *optional*): module names to adapt; `None` uses peft's default for the
+            architecture (`query`, `value` for BERT).
     """
 
     pooler: str | None = field(
@@ -35,7 +44,19 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
         default=None, metadata={"help": "Truncation length in tokens (saved with the model); None keeps the model's."}
     )
 
+    use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Modules to adapt; None uses peft's default for the architecture."}
+    )
+
     def __post_init__(self):
+        if self.lora_r < 1:
+            raise ValueError(f"`lora_r` must be >= 1, got {self.lora_r}.")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"`lora_dropout` must be in [0, 1), got {self.lora_dropout}.")
         if self.pooler is not None:
             self.pooler = resolve_pooler(self.pooler)
         if self.max_seq_length is not None and self.max_seq_length < 1:

@@ -12,6 +12,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..modeling.builder import build_sentence_transformer, is_sentence_transformer
+from ..modeling.lora import add_lora, lora_config_from_args
 from .base_config import ContrastiveConfig
 
 LOSS_STATE_NAME = "loss_state.safetensors"
@@ -29,6 +30,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
       `sts-dev` (metrics `eval_sts-dev_spearman_cosine`, ...), usable as `metric_for_best_model`;
     - saves the loss's own trainable parameters (e.g. a training-only MLP or an MLM head) in each checkpoint and
       restores them on `resume_from_checkpoint` and `load_best_model_at_end`;
+    - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
+      that only the adapters (and modules outside the transformer) train;
     - tags the model card with `_tag_names`.
     """
 
@@ -47,6 +50,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         eval_dataset: Any = None,
         loss: Any = None,
         evaluator: Any = None,
+        peft_config: Any = None,
         **kwargs: Any,
     ) -> None:
         if args is None:
@@ -67,6 +71,12 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 model.max_seq_length = args.max_seq_length
         elif model is not None:
             raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
+        if peft_config is None and args.use_peft:
+            peft_config = lora_config_from_args(args)
+        if peft_config is not None:
+            if model is None:
+                raise ValueError("`peft_config` needs a `model` (not `model_init`).")
+            add_lora(model, peft_config)
         if loss is not None:
             self.check_no_loss_fields(args)
         if evaluator is None and is_sts_dataset(eval_dataset):
