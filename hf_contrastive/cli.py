@@ -38,6 +38,24 @@ def read_yaml_config(path: str) -> dict[str, Any]:
     return config
 
 
+def coerce_numbers(config_class: type, fields: dict[str, Any], path: str) -> dict[str, Any]:
+    """Turn strings into the float/int a config field expects: YAML 1.1 reads `5e-5` (no dot) as a string."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(config_class)
+    coerced = dict(fields)
+    for field in dataclasses.fields(config_class):
+        value = fields.get(field.name)
+        wanted = [t for t in typing.get_args(hints[field.name]) or (hints[field.name],) if t in (int, float)]
+        if isinstance(value, str) and wanted:
+            try:
+                coerced[field.name] = wanted[0](value) if wanted[0] is int else float(value)
+            except ValueError:
+                raise ConfigError(f"{path}: `{field.name}` must be a number, got {value!r}.") from None
+    return coerced
+
+
 def sts_dataset(spec: str):
     """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
     from datasets import Dataset
@@ -75,7 +93,7 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     if config.get("max_train_samples"):
         train_dataset = train_dataset.select(range(min(int(config["max_train_samples"]), len(train_dataset))))
     eval_dataset = sts_dataset(config["sts_eval"]) if config.get("sts_eval") else None
-    fields = {key: value for key, value in config.items() if key not in DATA_KEYS}
+    fields = coerce_numbers(config_class, {key: value for key, value in config.items() if key not in DATA_KEYS}, path)
     try:
         (args,) = HfArgumentParser(config_class).parse_dict(fields)
     except ValueError as error:
@@ -154,15 +172,11 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     trainer = SimCSETrainer(model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
-    model = trainer.model
-    inference_length = 256  # all-MiniLM-L6-v2's own length; training truncates at SimCSE's 32 tokens
-    model.max_seq_length = inference_length
+    model = trainer.model  # trains on batches truncated at SimCSE's 32 tokens; keeps its own 256 for inference
     print(f"Evaluating the base model on STS-B dev ({len(stsb['dev'])} pairs) and test ({len(stsb['test'])} pairs)...")
     before = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()}, record=False)
-    model.max_seq_length = args.max_seq_length
     print(f"Training unsupervised SimCSE: {len(sentences)} Wikipedia sentences, batch {batch_size}, {max_steps} steps")
     trainer.train()
-    model.max_seq_length = inference_length
     after = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()})
     release = os.path.join(output_dir, "release")
     model.model_card_data.model_name = "all-MiniLM-L6-v2 + unsupervised SimCSE (hf_contrastive demo)"

@@ -60,7 +60,8 @@ class MaskedLM(nn.Module):
         """Cross-entropy of the head over the last layer's token states at the masked positions."""
         hidden = outputs["all_layer_embeddings"][-1] if "all_layer_embeddings" in outputs else outputs["token_embeddings"]
         decoder_weight = unwrap(model).transformers_model.get_input_embeddings().weight
-        logits = self.head(hidden, decoder_weight)
-        if not (labels != IGNORE_INDEX).any():
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        chosen = labels != IGNORE_INDEX
+        if not chosen.any():
+            return (hidden.sum() + sum(p.sum() for p in self.head.parameters())) * 0.0
+        # Vocabulary logits only where a token was masked (a full (B, L, V) tensor would dwarf the encoder's).
+        return F.cross_entropy(self.head(hidden[chosen], decoder_weight), labels[chosen])

@@ -24,7 +24,8 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
             Applies when the trainer's `model` is a name or path; `None` gives a plain encoder the method's default
             pooler and keeps a SentenceTransformer's own modules.
         max_seq_length (`int`, *optional*):
-            Truncation length in tokens, set on the model (and so saved with it); `None` keeps the model's.
+            Truncation length in tokens of the training (and evaluation-loss) batches; the model's own
+            `max_seq_length`, used at inference and saved with it, is not changed. `None` uses the model's.
 
         > Parameters that control LoRA (for YAML/CLI; in Python, `peft_config=LoraConfig(...)` on the trainer)
 
@@ -41,7 +42,7 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
         metadata={"help": "cls | cls_before_pooler | avg | avg_first_last | avg_top2; None keeps the model's own."},
     )
     max_seq_length: int | None = field(
-        default=None, metadata={"help": "Truncation length in tokens (saved with the model); None keeps the model's."}
+        default=None, metadata={"help": "Truncation length of training batches; the model's own is kept."}
     )
 
     use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})

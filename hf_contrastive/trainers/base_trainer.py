@@ -11,6 +11,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
+from ..losses.mlm import unwrap
 from ..modeling.builder import build_sentence_transformer, is_sentence_transformer
 from ..modeling.lora import add_lora, lora_config_from_args
 from .base_config import ContrastiveConfig
@@ -67,8 +68,6 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                     f"`pooler={args.pooler!r}` applies when `model` is a name or path. For a SentenceTransformer, "
                     "build it with `hf_contrastive.build_sentence_transformer(name, pooler=...)` or leave `pooler` unset."
                 )
-            if args.max_seq_length is not None:
-                model.max_seq_length = args.max_seq_length
         elif model is not None:
             raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
         if peft_config is None and args.use_peft:
@@ -79,8 +78,10 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             add_lora(model, peft_config)
         if loss is not None:
             self.check_no_loss_fields(args)
-        if evaluator is None and is_sts_dataset(eval_dataset):
-            evaluator, eval_dataset = STSEvaluator.from_dataset(eval_dataset, name="sts-dev"), None
+        if is_sts_dataset(eval_dataset):  # an STS set becomes the `sts-dev` evaluator, beside any given one
+            sts_dev = STSEvaluator.from_dataset(eval_dataset, name="sts-dev")
+            given = [] if evaluator is None else list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+            evaluator, eval_dataset = (sts_dev if not given else [*given, sts_dev]), None
         if loss is None or self._prepare_with_user_loss:  # otherwise a user's loss defines its own columns
             train_dataset = self.prepare_dataset(train_dataset, args, "train_dataset", model)
             eval_dataset = self.prepare_dataset(eval_dataset, args, "eval_dataset", model)
@@ -114,8 +115,15 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     def build_model(self, model_name_or_path: str, args: ContrastiveConfig) -> SentenceTransformer:
         """Model name or path -> SentenceTransformer with `resolve_pooler`'s pooler."""
-        return build_sentence_transformer(model_name_or_path, pooler=self.resolve_pooler(model_name_or_path, args),
-                                          max_seq_length=args.max_seq_length)
+        return build_sentence_transformer(model_name_or_path, pooler=self.resolve_pooler(model_name_or_path, args))
+
+    def get_data_collator(self, model, args: ContrastiveConfig, processing_class=None):
+        """sentence-transformers' collator, truncating training batches at `args.max_seq_length` (SimCSE trains at
+        32 tokens) without changing the model's own `max_seq_length`, which is saved and used at inference."""
+        collator = super().get_data_collator(model, args, processing_class)
+        if args.max_seq_length is not None:
+            collator = dataclasses.replace(collator, max_length=args.max_seq_length)
+        return collator
 
     def prepare_dataset(self, dataset: Any, args: ContrastiveConfig, name: str, model: SentenceTransformer) -> Any:
         """Validate `dataset` and select the columns the method's loss expects; the base class passes it through."""
@@ -127,12 +135,14 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         return [("", self.loss)]
 
     def loss_state_dict(self) -> dict:
-        """The loss's own tensors (those not inside the model), e.g. a training-only MLP or an MLM head."""
+        """The loss's own tensors, e.g. a training-only MLP or an MLM head: everything in its state that is not a
+        tensor of the model (found by identity, so a wrapper loss holding the model deeper is handled too)."""
+        model_tensors = {id(t) for t in unwrap(self.model).state_dict(keep_vars=True).values()}
         return {
-            prefix + key: tensor.detach().contiguous().cpu()
+            prefix + key: tensor.detach().clone().cpu()
             for prefix, loss in self._named_losses()
-            for key, tensor in loss.state_dict().items()
-            if not key.startswith("model.")
+            for key, tensor in loss.state_dict(keep_vars=True).items()
+            if id(tensor) not in model_tensors
         }
 
     def _save_checkpoint(self, model, trial) -> None:
@@ -148,4 +158,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         if os.path.isfile(path):
             state = load_file(path)
             for prefix, loss in self._named_losses():
-                loss.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=False)
+                own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+                unexpected = loss.load_state_dict(own, strict=False).unexpected_keys
+                if unexpected:
+                    raise ValueError(f"{path} holds tensors the loss does not have: {unexpected}.")

@@ -22,8 +22,8 @@ class DeCLUTRConfig(ContrastiveConfig):
         num_positives (`int`, *optional*, defaults to `2`): positive spans per anchor (averaged into one embedding).
         min_span_len (`int`, *optional*, defaults to `32`): shortest span, in tokens of the model's tokenizer.
         max_span_len (`int`, *optional*, defaults to `512`): longest span; documents need
-            `num_anchors * max_span_len * 2` tokens. Spans longer than the model's `max_seq_length` are truncated
-            when tokenized (the original caps spans at the model's 512 positions the same way).
+            `num_anchors * max_span_len * 2` tokens. Spans longer than `max_seq_length` (or the model's own) are
+            truncated when tokenized (the original caps spans at the model's 512 positions the same way).
         sampling_strategy (`str`, *optional*): `None` (positives overlap, are adjacent to, or inside their anchor),
             `"subsuming"` or `"adjacent"`.
         strict_length (`bool`, *optional*, defaults to `False`): raise on a document that is too short instead of
@@ -73,5 +73,10 @@ class DeCLUTRConfig(ContrastiveConfig):
             raise ValueError(
                 f"A batch needs at least 2 anchors for negatives; got per_device_train_batch_size="
                 f"{self.per_device_train_batch_size} x num_anchors={self.num_anchors}."
+            )
+        if self.dataloader_persistent_workers and self.dataloader_num_workers > 0:
+            raise ValueError(
+                "`dataloader_persistent_workers=True` keeps each worker's copy of the span collator, so spans would "
+                "not be re-sampled after the first epoch; leave it False."
             )
         super().__post_init__()

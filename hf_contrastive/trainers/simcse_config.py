@@ -61,7 +61,7 @@ class SimCSEConfig(ContrastiveConfig):
     learning_rate: float = field(default=3e-5, metadata={"help": "SimCSE unsupervised BERT-base value."})
     per_device_train_batch_size: int = field(default=64, metadata={"help": "In-batch negatives grow with it."})
     num_train_epochs: float = field(default=1.0, metadata={"help": "SimCSE trains one epoch (unsupervised)."})
-    max_seq_length: int | None = field(default=32, metadata={"help": "Truncation length in tokens (paper: 32)."})
+    max_seq_length: int | None = field(default=32, metadata={"help": "Training truncation length (paper: 32)."})
 
     def __post_init__(self):
         if self.mode not in SIMCSE_MODES:

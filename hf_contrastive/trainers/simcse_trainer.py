@@ -55,7 +55,7 @@ class SimCSETrainer(ContrastiveTrainer):
         self._train_only_mlp = pooler == "cls" and args.resolved_mlp_only_train
         if self._train_only_mlp:
             pooler = "cls_before_pooler"
-        return build_sentence_transformer(model_name_or_path, pooler=pooler, max_seq_length=args.max_seq_length)
+        return build_sentence_transformer(model_name_or_path, pooler=pooler)
 
     def prepare_dataset(self, dataset: Any, args: SimCSEConfig, name: str, model: SentenceTransformer) -> Any:
         return simcse_columns(dataset, args.mode, name)

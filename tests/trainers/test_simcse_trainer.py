@@ -79,15 +79,17 @@ def test_mlm_components_are_logged(tiny_encoder_dir, sentences, tmp_path, quiet_
 @pytest.mark.parametrize("pooler,mlp_only_train", [(p, False) for p in POOLERS] + [("cls", True)])
 def test_reloaded_model_gives_the_trained_embeddings(tiny_encoder_dir, sentences, tmp_path, quiet_args, pooler,
                                                      mlp_only_train):
-    args = make_args(tmp_path, quiet_args, max_steps=2, pooler=pooler, mlp_only_train=mlp_only_train)
+    args = make_args(tmp_path, quiet_args, max_steps=2, pooler=pooler, mlp_only_train=mlp_only_train, max_seq_length=8)
     trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    long_text = " ".join(sentences[:4])
+    assert trainer.data_collator([{"text": long_text}])["text_input_ids"].shape[1] == 8, "training truncates at 8"
     trainer.train()
     trainer.save_model(args.output_dir)
     reloaded = SentenceTransformer(args.output_dir)
     trainer.model.eval()
     expected = trainer.model.encode(sentences, convert_to_tensor=True)
     assert torch.equal(reloaded.encode(sentences, convert_to_tensor=True), expected)
-    assert reloaded.max_seq_length == 32
+    assert trainer.model.max_seq_length == reloaded.max_seq_length == 32, "the model keeps its own length"
 
 
 def test_sts_eval_selects_the_best_checkpoint_with_loss_state(tiny_encoder_dir, sentences, tmp_path, quiet_args):
@@ -116,10 +118,14 @@ def test_resume_restores_the_loss_state(tiny_encoder_dir, sentences, tmp_path, q
     SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=data).train()
     resumed = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=data)
     resumed.train(resume_from_checkpoint=os.path.join(args.output_dir, "checkpoint-2"))
-    for (name, expected), got in zip(full.loss_state_dict().items(), resumed.loss_state_dict().values()):
-        assert torch.allclose(expected, got, atol=1e-6), name
-    for (name, expected), got in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
-        assert torch.allclose(expected, got, atol=1e-6), name
+    expected_loss, resumed_loss = full.loss_state_dict(), resumed.loss_state_dict()
+    assert expected_loss.keys() == resumed_loss.keys() == {"mlp.0.weight", "mlp.0.bias"}
+    for name, expected in expected_loss.items():
+        assert torch.allclose(expected, resumed_loss[name], atol=1e-6), name
+    expected_state, resumed_state = full.model.state_dict(), resumed.model.state_dict()
+    assert expected_state.keys() == resumed_state.keys()
+    for name, expected in expected_state.items():
+        assert torch.allclose(expected, resumed_state[name], atol=1e-6), name
 
 
 def test_accepts_a_sentence_transformer_and_a_user_loss(tiny_encoder_dir, sentences, tmp_path, quiet_args):
@@ -129,7 +135,8 @@ def test_accepts_a_sentence_transformer_and_a_user_loss(tiny_encoder_dir, senten
     trainer = SimCSETrainer(model=model, args=args, loss=loss,
                             train_dataset=Dataset.from_dict({"anchor": sentences, "positive": sentences}),
                             )
-    assert trainer.loss is loss and trainer.model is model and model.max_seq_length == 16
+    assert trainer.loss is loss and trainer.model is model
+    assert model.max_seq_length == 32 and trainer.data_collator.max_length == 16, "the user's model is not changed"
     trainer.train()
 
 
@@ -191,3 +198,51 @@ def test_mlp_only_train_with_a_sentence_transformer_is_an_error(tiny_encoder_dir
     model = build_sentence_transformer(tiny_encoder_dir, pooler="cls_before_pooler")
     with pytest.raises(ValueError, match="pass `loss=SimCSELoss\\(model, mlp_only_train=True\\)`"):
         SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, mlp_only_train=True))
+
+
+def test_loss_state_excludes_the_model_inside_a_wrapper_loss(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="cls_before_pooler")
+
+    class Wrapper(torch.nn.Module):  # like MatryoshkaLoss: the model sits one level down
+        def __init__(self):
+            super().__init__()
+            self.inner = SimCSELoss(model, mlp_only_train=True)
+            self.model = model
+
+        def forward(self, features, labels):
+            return self.inner(features, labels)
+
+    trainer = SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, max_steps=1), loss=Wrapper(),
+                            train_dataset=Dataset.from_dict({"text": sentences}))
+    assert set(trainer.loss_state_dict()) == {"inner.mlp.0.weight", "inner.mlp.0.bias"}
+
+
+def test_user_evaluator_and_sts_dataset_both_run(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from hf_contrastive import STSEvaluator
+
+    other = STSEvaluator(sentences[:8], sentences[8:16], [float(i) for i in range(8)], name="mine")
+    args = make_args(tmp_path, quiet_args, max_steps=1, eval_strategy="steps", eval_steps=1)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}),
+                            eval_dataset=sts_dev(sentences), evaluator=other)
+    trainer.train()
+    logged = set().union(*trainer.state.log_history)
+    assert {"eval_mine_spearman_cosine", "eval_sts-dev_spearman_cosine"} <= logged
+
+
+def test_every_negative_column_is_kept(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    data = Dataset.from_dict({"anchor": sentences[:8], "positive": sentences[8:16], "negative": sentences[16:24],
+                              "negative_2": sentences[24:32], "source": ["x"] * 8})
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args, mode="supervised"),
+                            train_dataset=data)
+    assert trainer.train_dataset.column_names == ["anchor", "positive", "negative", "negative_2"]
+
+
+def test_dataset_dicts_and_streams_get_clear_errors(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from datasets import DatasetDict, IterableDataset
+
+    splits = DatasetDict({"train": Dataset.from_dict({"text": sentences})})
+    with pytest.raises(ValueError, match=r"a dict of splits \['train'\]; pass one split"):
+        SimCSETrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args), train_dataset=splits)
+    stream = IterableDataset.from_generator(lambda: iter({"text": s} for s in sentences))
+    with pytest.raises(ValueError, match="streaming IterableDataset"):
+        SimCSETrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args), train_dataset=stream)
