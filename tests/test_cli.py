@@ -34,7 +34,8 @@ train_file: {text}
 sts_eval: {sts}
 output_dir: {output}
 pooler: avg_first_last
-temperature: 0.1
+temperature: 5e-2
+learning_rate: 1e-4
 max_steps: 2
 per_device_train_batch_size: 8
 eval_strategy: steps
@@ -46,6 +47,8 @@ report_to: none
     assert "Saved to" in capsys.readouterr().out
     model = SentenceTransformer(str(output))
     assert [type(m).__name__ for m in model] == ["Transformer", "WeightedLayerPooling", "Pooling"]
+    args = __import__("torch").load(output / "training_args.bin", weights_only=False)
+    assert (args.temperature, args.learning_rate) == (0.05, 1e-4), "YAML's 5e-2 / 1e-4 are read as numbers"
     state = json.loads((output / "config_sentence_transformers.json").read_text())
     assert state["model_type"] == "SentenceTransformer"
     assert "loss:SimCSELoss" in (output / "README.md").read_text()
@@ -86,7 +89,9 @@ def test_malformed_yaml_names_the_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("line,message", [("temprature: 0.1", "temprature"),
-                                          ("temperature: -1", "`temperature` must be > 0, got -1")])
+                                          ("temperature: -1", "`temperature` must be > 0, got -1"),
+                                          ("learning_rate: fast", "`learning_rate` must be a number, got 'fast'"),
+                                          ("temperature: -5e-2", "`temperature` must be > 0, got -0.05")])
 def test_bad_config_field_is_named(tiny_encoder_dir, train_files, tmp_path, capsys, line, message):
     text, _ = train_files
     config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n{line}\n")

@@ -16,6 +16,19 @@ def _string_columns(dataset: Any) -> list[str]:
     return [name for name, feature in features.items() if getattr(feature, "dtype", None) in ("string", "large_string")]
 
 
+def _check_single_table(dataset: Any, name: str) -> None:
+    """A `datasets.Dataset` (or a table-like object with columns); clear errors for what the trainers do not take."""
+    from datasets import DatasetDict, IterableDataset, IterableDatasetDict
+
+    if isinstance(dataset, (DatasetDict, IterableDatasetDict, dict)):
+        raise ValueError(f"`{name}` is a dict of splits {list(dataset)}; pass one split, e.g. `{name}['train']`.")
+    if isinstance(dataset, IterableDataset):
+        raise ValueError(f"`{name}` is a streaming IterableDataset; hf_contrastive's trainers take a `datasets.Dataset` "
+                         "for now (materialise it, e.g. `Dataset.from_generator(lambda: iter(stream))`).")
+    if not hasattr(dataset, "column_names"):
+        raise ValueError(f"`{name}` must be a `datasets.Dataset`, got {type(dataset).__name__}.")
+
+
 def _check_not_empty(dataset: Any, name: str) -> None:
     if hasattr(dataset, "__len__") and len(dataset) == 0:
         raise ValueError(f"`{name}` is empty: it has no rows.")
@@ -33,11 +46,12 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
     """Select the columns SimCSE trains on, in order.
 
     - `unsupervised`: one text column: `text`, `sentence` or `sent0`, else the only column.
-    - `supervised`: `(anchor, positive[, negative])` or SimCSE's `(sent0, sent1[, hard_neg])`, else all columns
-      in order when there are 2 or 3 of them.
+    - `supervised`: `(anchor, positive[, negative, negative_2, ...])` or SimCSE's `(sent0, sent1[, hard_neg, ...])`,
+      else all columns in order when there are 2 or 3 of them.
     """
     if dataset is None:
         return None
+    _check_single_table(dataset, name)
     _check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if mode == "unsupervised":
@@ -51,9 +65,9 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
             )
     elif mode == "supervised":
         chosen = None
-        for names in SUPERVISED_COLUMN_SETS:
-            if set(names[:2]) <= set(columns):
-                chosen = [c for c in names if c in columns]
+        for anchor, positive, negative in SUPERVISED_COLUMN_SETS:
+            if {anchor, positive} <= set(columns):  # then every negative column: negative, negative_2, ...
+                chosen = [anchor, positive, *(c for c in columns if c == negative or c.startswith(negative + "_"))]
                 break
         if chosen is None and len(columns) in (2, 3):
             chosen = columns
@@ -89,6 +103,7 @@ def prepare_documents(
 
     if dataset is None:
         return None
+    _check_single_table(dataset, name)
     _check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if text_column not in columns:
@@ -118,11 +133,13 @@ def prepare_documents(
                         "documents, smaller `max_span_len`, or `strict_length=False` to drop short ones."
                     )
         return {"text": batch[text_column], "token_starts": [[s for s, _ in doc] for doc in offsets],
-                "token_ends": [[e for _, e in doc] for doc in offsets], "doc_index": indices}
+                "token_ends": [[e for _, e in doc] for doc in offsets], "doc_index": indices,
+                "num_tokens": [len(doc) for doc in offsets]}
 
     documents = dataset.map(tokenize, batched=True, with_indices=True, remove_columns=columns,
                             desc="Tokenizing documents for span sampling")
-    lengths = [len(starts) for starts in documents["token_starts"]]
+    lengths = documents["num_tokens"]
+    documents = documents.remove_columns("num_tokens")
     keep = [i for i, length in enumerate(lengths) if length >= required]
     if not keep:
         raise ValueError(

@@ -131,7 +131,7 @@ class STSEvaluator(BaseEvaluator):
 
     @classmethod
     def from_dataset(cls, dataset, name: str = "sts", **kwargs) -> STSEvaluator:
-        """From a dataset (or dict of lists) with `sentence1`, `sentence2` and `score` columns."""
+        """From a `datasets.Dataset` with `sentence1`, `sentence2` and `score` columns."""
         missing = [c for c in STS_COLUMNS if c not in dataset.column_names]
         if missing:
             raise ValueError(f"STS evaluation data misses column(s) {missing}; it has {dataset.column_names}.")

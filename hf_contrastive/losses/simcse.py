@@ -66,7 +66,8 @@ class SimCSELoss(nn.Module):
         +------------------------------------------+--------+
 
     Returns:
-        The loss, or `{"contrastive": ..., "mlm": mlm_weight * ...}` with `do_mlm` (each component is logged).
+        The loss, or `{"contrastive": ..., "mlm": mlm_weight * ...}` with `do_mlm` in training mode (each component
+        is logged).
 
     Relations:
         - Without MLP, MLM and hard-negative weight this equals sentence-transformers'
@@ -111,7 +112,7 @@ class SimCSELoss(nn.Module):
             columns = list(sentence_features)
         embeddings = embed_columns(self.model, columns, separate_first=False)
         loss = self.compute_loss_from_embeddings(embeddings)
-        if not self.do_mlm:
+        if not (self.do_mlm and self.model.training):  # masking is a training-time corruption
             return loss
         return {"contrastive": loss, "mlm": self.mlm_weight * self.mlm_loss(sentence_features[0])}
 

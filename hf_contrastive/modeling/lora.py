@@ -7,9 +7,18 @@ from typing import Any
 from sentence_transformers import SentenceTransformer
 
 
+def _import_peft():
+    try:
+        import peft
+    except ImportError:
+        raise ImportError("LoRA needs peft: pip install 'hf_contrastive[peft]'.") from None
+    return peft
+
+
 def lora_config_from_args(args: Any):
     """A `peft.LoraConfig` (feature extraction) from the config's `lora_*` fields (TRL's `get_peft_config`)."""
-    from peft import LoraConfig, TaskType
+    peft = _import_peft()
+    LoraConfig, TaskType = peft.LoraConfig, peft.TaskType
 
     return LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=args.lora_r, lora_alpha=args.lora_alpha,
                       lora_dropout=args.lora_dropout, target_modules=args.lora_target_modules)
@@ -18,10 +27,7 @@ def lora_config_from_args(args: Any):
 def add_lora(model: SentenceTransformer, peft_config: Any) -> SentenceTransformer:
     """Add `peft_config`'s adapters to the model's transformer: its own weights freeze and only the adapters train
     (modules after it, such as SimCSE's MLP, stay trainable). The model is changed in place and returned."""
-    try:
-        import peft  # noqa: F401
-    except ImportError:
-        raise ImportError("LoRA needs peft: pip install 'hf_contrastive[peft]'.") from None
+    _import_peft()
     if model.transformers_model is None:
         raise ValueError("LoRA needs a transformers model as the SentenceTransformer's first module.")
     model.add_adapter(peft_config)

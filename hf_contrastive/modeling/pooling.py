@@ -10,7 +10,8 @@
 | `avg_top2`          | masked mean of `(h_{L-1} + h_L) / 2`        | `WeightedLayerPooling(weights 1,1)`, `Pooling("mean")` |
 
 `h_0` is the embedding output and `h_1` the first transformer layer, as in SimCSE's `hidden_states[1]`. The fixed
-layer weights are frozen (`requires_grad=False`). "MLP in training only" (SimCSE's `--mlp_only_train`) is
+layer weights are frozen (`requires_grad=False`) when built here; sentence-transformers reloads them as ordinary
+parameters, so freeze them again before training a reloaded model further. "MLP in training only" (SimCSE's `--mlp_only_train`) is
 `cls_before_pooler` here, with the MLP owned by the loss (see `SimCSELoss(mlp_only_train=True)`).
 """
 

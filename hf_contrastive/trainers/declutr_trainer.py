@@ -60,6 +60,9 @@ class DeCLUTRTrainer(ContrastiveTrainer):
             self.add_callback(SpanEpochCallback(self.data_collator))
 
     def prepare_dataset(self, dataset: Any, args: DeCLUTRConfig, name: str, model: SentenceTransformer) -> Any:
+        if model is None and dataset is not None:
+            raise ValueError("DeCLUTRTrainer tokenizes the documents with the model's tokenizer: pass `model`, "
+                             "not `model_init`.")
         return prepare_documents(dataset, model.tokenizer, num_anchors=args.num_anchors,
                                  max_span_len=args.max_span_len, strict=args.strict_length, name=name)
 

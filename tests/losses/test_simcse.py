@@ -71,7 +71,10 @@ def test_mlp_only_train_lives_in_the_loss(model, sentences):
 
 
 def test_mlm_component_is_masked_lm_cross_entropy(model, sentences):
-    model.eval()
+    model.train()  # the MLM term is a training-time term; dropout off so the reference forward matches
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
     loss = SimCSELoss(model, do_mlm=True, mlm_weight=0.1)
     batch = features(model, sentences[:8])
     torch.manual_seed(5)
@@ -91,6 +94,8 @@ def test_mlm_component_is_masked_lm_cross_entropy(model, sentences):
     assert (labels != IGNORE_INDEX).any()
     assert out["mlm"].item() == pytest.approx(0.1 * expected.item(), rel=1e-5)
     assert not torch.isin(masked[~maskable], torch.tensor([tokenizer.mask_token_id])).any()
+    model.eval()
+    assert isinstance(loss([batch]), torch.Tensor), "no MLM term in eval mode"
 
 
 def test_config_dict_and_citation(model):

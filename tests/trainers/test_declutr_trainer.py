@@ -67,8 +67,10 @@ def test_resume_reproduces_spans_and_weights(tiny_encoder_dir, documents, tmp_pa
     DeCLUTRTrainer(model=tiny_encoder_dir, args=args, train_dataset=documents).train()
     resumed = DeCLUTRTrainer(model=tiny_encoder_dir, args=args, train_dataset=documents)
     resumed.train(resume_from_checkpoint=os.path.join(args.output_dir, "checkpoint-3"))
-    for (name, expected), got in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
-        assert torch.allclose(expected, got, atol=1e-6), name
+    expected_state, resumed_state = full.model.state_dict(), resumed.model.state_dict()
+    assert expected_state.keys() == resumed_state.keys()
+    for name, expected in expected_state.items():
+        assert torch.allclose(expected, resumed_state[name], atol=1e-6), name
     assert torch.allclose(full.loss.mlm.head.dense.weight, resumed.loss.mlm.head.dense.weight, atol=1e-6)
 
 
@@ -86,6 +88,7 @@ def test_sts_dev_evaluation(tiny_encoder_dir, documents, sentences, tmp_path, qu
     ({"sampling_strategy": "nearby"}, "`sampling_strategy` must be one of"),
     ({"temperature": -0.1}, "`temperature` must be > 0, got -0.1"),
     ({"per_device_train_batch_size": 1, "num_anchors": 1}, "at least 2 anchors"),
+    ({"dataloader_num_workers": 2, "dataloader_persistent_workers": True}, "persistent_workers=True` keeps"),
 ])
 def test_config_errors(tmp_path, quiet_args, kwargs, message):
     with pytest.raises(ValueError, match=message):
