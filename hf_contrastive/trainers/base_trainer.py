@@ -12,9 +12,10 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..losses.mlm import unwrap
-from ..modeling.builder import build_sentence_transformer, is_sentence_transformer
+from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.lora import add_lora, lora_config_from_args
 from .base_config import ContrastiveConfig
+from .distributed import LossGradientSync
 
 LOSS_STATE_NAME = "loss_state.safetensors"
 
@@ -30,7 +31,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     - turns an `eval_dataset` with `sentence1`, `sentence2`, `score` columns into an `STSEvaluator` named
       `sts-dev` (metrics `eval_sts-dev_spearman_cosine`, ...), usable as `metric_for_best_model`;
     - saves the loss's own trainable parameters (e.g. a training-only MLP or an MLM head) in each checkpoint and
-      restores them on `resume_from_checkpoint` and `load_best_model_at_end`;
+      restores them on `resume_from_checkpoint` and `load_best_model_at_end`, and under DDP averages their
+      gradients across processes (DDP itself only covers the model);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
       that only the adapters (and modules outside the transformer) train;
     - tags the model card with `_tag_names`.
@@ -38,7 +40,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     _tag_names: list[str] = ["hf-contrastive"]
     _paper: dict[str, str] = {}
-    _default_pooler = "cls"  # for a plain encoder when `args.pooler` is None
+    _default_pooler = DEFAULT_POOLER  # for a plain encoder when `args.pooler` is None (SimCSE's cls)
     _loss_fields: tuple[str, ...] = ()  # config fields that only configure the default loss
     _prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
     training_args_class = ContrastiveConfig
@@ -95,6 +97,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             **kwargs,
         )
         self.model.model_card_data.add_tags(list(self._tag_names))
+        self.add_callback(LossGradientSync(self.loss_parameters))
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
@@ -107,15 +110,15 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 "given: set these on your loss instead, or leave them at their defaults."
             )
 
-    def resolve_pooler(self, model_name_or_path: str, args: ContrastiveConfig) -> str | None:
+    def pooler_for(self, model_name_or_path: str, args: ContrastiveConfig) -> str | None:
         """`args.pooler`, else the method's default for a plain encoder; `None` keeps a SentenceTransformer's own."""
         if args.pooler is None and not is_sentence_transformer(model_name_or_path):
             return self._default_pooler
         return args.pooler
 
     def build_model(self, model_name_or_path: str, args: ContrastiveConfig) -> SentenceTransformer:
-        """Model name or path -> SentenceTransformer with `resolve_pooler`'s pooler."""
-        return build_sentence_transformer(model_name_or_path, pooler=self.resolve_pooler(model_name_or_path, args))
+        """Model name or path -> SentenceTransformer with `pooler_for`'s pooler."""
+        return build_sentence_transformer(model_name_or_path, pooler=self.pooler_for(model_name_or_path, args))
 
     def get_data_collator(self, model, args: ContrastiveConfig, processing_class=None):
         """sentence-transformers' collator, truncating training batches at `args.max_seq_length` (SimCSE trains at
@@ -133,6 +136,12 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         if isinstance(self.loss, dict):
             return [(f"{name}.", loss) for name, loss in self.loss.items()]
         return [("", self.loss)]
+
+    def loss_parameters(self) -> list:
+        """The trainable parameters that belong to the loss, not to the model (not synchronised by DDP)."""
+        model_tensors = {id(p) for p in unwrap(self.model).parameters()}
+        return [p for _, loss in self._named_losses() for p in loss.parameters()
+                if p.requires_grad and id(p) not in model_tensors]
 
     def loss_state_dict(self) -> dict:
         """The loss's own tensors, e.g. a training-only MLP or an MLM head: everything in its state that is not a

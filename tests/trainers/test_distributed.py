@@ -1,0 +1,58 @@
+import socket
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from datasets import Dataset
+
+from hf_contrastive import SimCSEConfig, SimCSETrainer
+from hf_contrastive.trainers.distributed import LossGradientSync, average_gradients
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, world_size: int, port: int, results) -> None:
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
+                            timeout=__import__("datetime").timedelta(seconds=60))
+    try:
+        weight, bias, unused = (torch.nn.Parameter(torch.zeros(2, 3)), torch.nn.Parameter(torch.zeros(3)),
+                                torch.nn.Parameter(torch.zeros(1)))
+        weight.grad = torch.full((2, 3), float(rank + 1))
+        bias.grad = torch.arange(3, dtype=torch.float) * (rank + 1)
+        if rank == 1:
+            unused.grad = torch.tensor([4.0])  # rank 0 has no gradient for it: counted as zeros
+        average_gradients([weight, bias, unused])
+        results[rank] = (weight.grad.clone(), bias.grad.clone(), unused.grad.clone())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gradients_are_averaged_across_two_processes():
+    results = mp.Manager().dict()
+    mp.spawn(_worker, args=(2, _free_port(), results), nprocs=2, join=True)
+    for rank in (0, 1):
+        weight, bias, unused = results[rank]
+        assert torch.equal(weight, torch.full((2, 3), 1.5))
+        assert torch.equal(bias, torch.arange(3, dtype=torch.float) * 1.5)
+        assert torch.equal(unused, torch.tensor([2.0]))
+
+
+def test_no_op_in_a_single_process():
+    parameter = torch.nn.Parameter(torch.zeros(2))
+    parameter.grad = torch.ones(2)
+    average_gradients([parameter])
+    assert torch.equal(parameter.grad, torch.ones(2))
+
+
+def test_trainer_syncs_exactly_the_loss_owned_parameters(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    args = SimCSEConfig(output_dir=str(tmp_path), pooler="cls", mlp_only_train=True, do_mlm=True, **quiet_args)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    sync = [c for c in trainer.callback_handler.callbacks if isinstance(c, LossGradientSync)]
+    assert len(sync) == 1
+    owned = {id(p) for p in sync[0].loss_parameters()}
+    expected = {id(p) for p in [*trainer.loss.mlp.parameters(), *trainer.loss.mlm.parameters()]}
+    assert owned == expected
