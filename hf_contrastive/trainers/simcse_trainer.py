@@ -46,7 +46,7 @@ class SimCSETrainer(ContrastiveTrainer):
         super().__init__(model=model, args=args, **kwargs)
 
     def build_model(self, model_name_or_path: str, args: SimCSEConfig) -> SentenceTransformer:
-        pooler = self.resolve_pooler(model_name_or_path, args)
+        pooler = self.pooler_for(model_name_or_path, args)
         if args.mlp_only_train and pooler != "cls":
             raise ValueError(
                 f"`mlp_only_train=True` needs the `cls` pooler; {model_name_or_path!r} keeps its own pooling "
