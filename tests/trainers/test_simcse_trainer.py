@@ -107,6 +107,10 @@ def test_sts_eval_selects_the_best_checkpoint_with_loss_state(tiny_encoder_dir, 
     saved = load_file(os.path.join(best, "loss_state.safetensors"))
     assert set(saved) == {"mlp.0.weight", "mlp.0.bias"}
     assert torch.equal(trainer.loss.mlp[0].weight.detach(), saved["mlp.0.weight"]), "best MLP restored with the model"
+    with torch.no_grad():  # whichever checkpoint won, loading it must restore the loss's MLP
+        trainer.loss.mlp[0].weight.add_(1.0)
+    trainer._load_from_checkpoint(best)
+    assert torch.equal(trainer.loss.mlp[0].weight.detach(), saved["mlp.0.weight"])
 
 
 def test_resume_restores_the_loss_state(tiny_encoder_dir, sentences, tmp_path, quiet_args):
