@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 
 from ..data.masking import IGNORE_INDEX, mask_tokens
-from ..modeling.heads import MLMHead
+from ..modeling.heads import MLMHead, pretrained_mlm_head_state
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -21,7 +21,10 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 class MaskedLM(nn.Module):
     """Masks a batch of features (BERT's 80/10/10 rule) and scores the model's token states on the masked positions
-    with an MLM head (owned here; decoder tied to the encoder's input embeddings).
+    with an MLM head (owned here; decoder tied to the encoder's input embeddings). As SimCSE and DeCLUTR do, the head
+    starts from the checkpoint's pretrained MLM head when it has one (BERT/RoBERTa `*ForMaskedLM` saves such as
+    `bert-base-uncased`); otherwise (e.g. a SentenceTransformer export) it is freshly initialised
+    (`pretrained_head` tells which).
 
     Use: `masked, labels = mlm.mask(model, features)`, run `model(masked)`, then `mlm.loss(model, outputs, labels)`.
     SimCSE runs that forward only for the MLM term; DeCLUTR also takes the anchor embeddings from it.
@@ -39,7 +42,14 @@ class MaskedLM(nn.Module):
             embeddings.num_embeddings,
             layer_norm_eps=getattr(encoder.config, "layer_norm_eps", 1e-12),
             initializer_range=getattr(encoder.config, "initializer_range", 0.02),
+            activation=getattr(encoder.config, "hidden_act", "gelu"),
         )
+        pretrained = pretrained_mlm_head_state(getattr(encoder.config, "_name_or_path", None))
+        self.pretrained_head = pretrained is not None and all(
+            pretrained[name].shape == tensor.shape for name, tensor in self.head.state_dict().items()
+        )
+        if self.pretrained_head:
+            self.head.load_state_dict(pretrained)
 
     def mask(self, model: nn.Module, features: dict[str, Any]) -> tuple[dict[str, Any], Tensor]:
         """A copy of `features` with masked `input_ids`, and the labels (-100 where nothing was masked)."""
