@@ -56,3 +56,27 @@ def test_trainer_syncs_exactly_the_loss_owned_parameters(tiny_encoder_dir, sente
     owned = {id(p) for p in sync[0].loss_parameters()}
     expected = {id(p) for p in [*trainer.loss.mlp.parameters(), *trainer.loss.mlm.parameters()]}
     assert owned == expected
+
+
+def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_encoder_dir, sentences, tmp_path):
+    """torchrun, 2 CPU processes (gloo): each rank sees other data; the model (DDP) and the loss's own MLP and MLM
+    head (LossGradientSync) must end identical on both ranks, and trained."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sentences.txt").write_text("\n".join(sentences))
+    worker = os.path.join(os.path.dirname(__file__), "ddp_simcse_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(_free_port()), worker, tiny_encoder_dir, str(tmp_path)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    for key, value in ranks[0]["model"].items():
+        assert torch.equal(value, ranks[1]["model"][key]), key
+    assert ranks[0]["loss"].keys() == ranks[1]["loss"].keys() and ranks[0]["loss"]
+    for key, value in ranks[0]["loss"].items():
+        assert torch.allclose(value, ranks[1]["loss"][key], atol=1e-7), key
+    assert not torch.equal(ranks[0]["loss"]["mlp.0.weight"], ranks[0]["mlp_start"]), "the MLP trained"
