@@ -39,7 +39,8 @@ def read_yaml_config(path: str) -> dict[str, Any]:
 
 
 def coerce_numbers(config_class: type, fields: dict[str, Any], path: str) -> dict[str, Any]:
-    """Turn strings into the float/int a config field expects: YAML 1.1 reads `5e-5` (no dot) as a string."""
+    """Turn strings into the float/int a config field expects (YAML 1.1 reads `5e-5`, with no dot, as a string), and
+    whole floats into ints for int fields (`max_steps: 1e4`); anything else names the field."""
     import dataclasses
     import typing
 
@@ -48,11 +49,16 @@ def coerce_numbers(config_class: type, fields: dict[str, Any], path: str) -> dic
     for field in dataclasses.fields(config_class):
         value = fields.get(field.name)
         wanted = [t for t in typing.get_args(hints[field.name]) or (hints[field.name],) if t in (int, float)]
-        if isinstance(value, str) and wanted:
+        if wanted and (isinstance(value, str) or (wanted[0] is int and isinstance(value, float))):
             try:
-                coerced[field.name] = wanted[0](value) if wanted[0] is int else float(value)
+                number = float(value)
             except ValueError:
                 raise ConfigError(f"{path}: `{field.name}` must be a number, got {value!r}.") from None
+            if wanted[0] is int:
+                if not number.is_integer():
+                    raise ConfigError(f"{path}: `{field.name}` must be a whole number, got {value!r}.")
+                number = int(number)
+            coerced[field.name] = number
     return coerced
 
 

@@ -36,7 +36,7 @@ output_dir: {output}
 pooler: avg_first_last
 temperature: 5e-2
 learning_rate: 1e-4
-max_steps: 2
+max_steps: 2e0
 per_device_train_batch_size: 8
 eval_strategy: steps
 eval_steps: 2
@@ -91,7 +91,8 @@ def test_malformed_yaml_names_the_line(tmp_path, capsys):
 @pytest.mark.parametrize("line,message", [("temprature: 0.1", "temprature"),
                                           ("temperature: -1", "`temperature` must be > 0, got -1"),
                                           ("learning_rate: fast", "`learning_rate` must be a number, got 'fast'"),
-                                          ("temperature: -5e-2", "`temperature` must be > 0, got -0.05")])
+                                          ("temperature: -5e-2", "`temperature` must be > 0, got -0.05"),
+                                          ("max_steps: 2.5", "`max_steps` must be a whole number, got 2.5")])
 def test_bad_config_field_is_named(tiny_encoder_dir, train_files, tmp_path, capsys, line, message):
     text, _ = train_files
     config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\noutput_dir: {tmp_path}\n{line}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
         chosen = None
         for anchor, positive, negative in SUPERVISED_COLUMN_SETS:
             if {anchor, positive} <= set(columns):  # then every negative column: negative, negative_2, ...
-                chosen = [anchor, positive, *(c for c in columns if c == negative or c.startswith(negative + "_"))]
+                chosen = [anchor, positive, *(c for c in columns if re.fullmatch(rf"{negative}(_\d+)?", c))]
                 break
         if chosen is None and len(columns) in (2, 3):
             chosen = columns
@@ -138,7 +139,7 @@ def prepare_documents(
 
     documents = dataset.map(tokenize, batched=True, with_indices=True, remove_columns=columns,
                             desc="Tokenizing documents for span sampling")
-    lengths = documents["num_tokens"]
+    lengths = documents.data.column("num_tokens").to_pylist()
     documents = documents.remove_columns("num_tokens")
     keep = [i for i, length in enumerate(lengths) if length >= required]
     if not keep:

@@ -11,7 +11,7 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from .checks import check_objective
 from .functional import nt_xent
-from .mlm import MaskedLM
+from .mlm import MaskedLM, unwrap
 
 DECLUTR_CITATION = """@inproceedings{giorgi2021declutr,
     title = {{DeCLUTR}: Deep Contrastive Learning for Unsupervised Textual Representations},
@@ -80,7 +80,7 @@ class DeCLUTRLoss(nn.Module):
             raise ValueError(f"DeCLUTR needs an anchor column and at least one positive column, got "
                              f"{len(sentence_features)} column(s).")
         anchor_features, *positive_features = sentence_features
-        with_mlm = self.do_mlm and self.model.training
+        with_mlm = self.do_mlm and unwrap(self.model).training  # DDP's wrapper keeps its own flag
         if with_mlm:
             masked, mlm_labels = self.mlm.mask(self.model, anchor_features)
             outputs = self.model(masked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -11,6 +12,8 @@ from sentence_transformers import SentenceTransformer
 
 from ..data.masking import IGNORE_INDEX, mask_tokens
 from ..modeling.heads import MLMHead, pretrained_mlm_head_state
+
+logger = logging.getLogger(__name__)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -44,12 +47,13 @@ class MaskedLM(nn.Module):
             initializer_range=getattr(encoder.config, "initializer_range", 0.02),
             activation=getattr(encoder.config, "hidden_act", "gelu"),
         )
-        pretrained = pretrained_mlm_head_state(getattr(encoder.config, "_name_or_path", None))
+        pretrained = pretrained_mlm_head_state(getattr(encoder.config, "_name_or_path", None), embeddings.weight)
         self.pretrained_head = pretrained is not None and all(
             pretrained[name].shape == tensor.shape for name, tensor in self.head.state_dict().items()
         )
         if self.pretrained_head:
             self.head.load_state_dict(pretrained)
+        logger.info(f"MLM head: {'pretrained, from the checkpoint' if self.pretrained_head else 'freshly initialised'}.")
 
     def mask(self, model: nn.Module, features: dict[str, Any]) -> tuple[dict[str, Any], Tensor]:
         """A copy of `features` with masked `input_ids`, and the labels (-100 where nothing was masked)."""

@@ -11,7 +11,7 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 from ..modeling.heads import simcse_mlp
 from .checks import check_objective
 from .functional import info_nce
-from .mlm import MaskedLM
+from .mlm import MaskedLM, unwrap
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -112,7 +112,7 @@ class SimCSELoss(nn.Module):
             columns = list(sentence_features)
         embeddings = embed_columns(self.model, columns, separate_first=False)
         loss = self.compute_loss_from_embeddings(embeddings)
-        if not (self.do_mlm and self.model.training):  # masking is a training-time corruption
+        if not (self.do_mlm and unwrap(self.model).training):  # masking is a training-time corruption
             return loss
         return {"contrastive": loss, "mlm": self.mlm_weight * self.mlm_loss(sentence_features[0])}
 

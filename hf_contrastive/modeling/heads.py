@@ -83,17 +83,28 @@ def _checkpoint_files(name_or_path: str) -> list[str]:
     return [path for path in map(locate, shards) if path]
 
 
-def pretrained_mlm_head_state(name_or_path: str | None) -> dict[str, Tensor] | None:
+def pretrained_mlm_head_state(name_or_path: str | None, word_embeddings: Tensor) -> dict[str, Tensor] | None:
     """The `MLMHead` state found in the checkpoint `name_or_path` (a `*ForMaskedLM` or `*ForPreTraining` save of the
-    BERT or RoBERTa family, e.g. `bert-base-uncased`), or `None` when it has no MLM head (or is not available)."""
+    BERT or RoBERTa family, e.g. `bert-base-uncased`), or `None` when it has no MLM head, is not available, or is not
+    the checkpoint these `word_embeddings` came from (another revision or cache would give a mismatched head)."""
     from safetensors import safe_open
 
     if not name_or_path:
         return None
+    tensors: dict[str, Tensor] = {}
+    matches_embeddings = False
     for path in _checkpoint_files(name_or_path):
         with safe_open(path, framework="pt") as f:
-            keys = set(f.keys())
-            for mapping in PRETRAINED_MLM_HEAD_KEYS:
-                if set(mapping.values()) <= keys:
-                    return {ours: f.get_tensor(theirs) for ours, theirs in mapping.items()}
+            for key in f.keys():
+                if key.endswith("embeddings.word_embeddings.weight"):
+                    stored = f.get_tensor(key)
+                    matches_embeddings = stored.shape == word_embeddings.shape and torch.equal(
+                        stored.to(word_embeddings.dtype), word_embeddings.detach().cpu())
+                elif any(key in mapping.values() for mapping in PRETRAINED_MLM_HEAD_KEYS):
+                    tensors[key] = f.get_tensor(key)
+    if not matches_embeddings:
+        return None
+    for mapping in PRETRAINED_MLM_HEAD_KEYS:
+        if set(mapping.values()) <= set(tensors):
+            return {ours: tensors[theirs] for ours, theirs in mapping.items()}
     return None

@@ -15,7 +15,7 @@ from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.lora import add_lora, lora_config_from_args
 from .base_config import ContrastiveConfig
-from .distributed import LossGradientSync
+from .distributed import average_gradients, broadcast_parameters
 
 LOSS_STATE_NAME = "loss_state.safetensors"
 
@@ -31,8 +31,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     - turns an `eval_dataset` with `sentence1`, `sentence2`, `score` columns into an `STSEvaluator` named
       `sts-dev` (metrics `eval_sts-dev_spearman_cosine`, ...), usable as `metric_for_best_model`;
     - saves the loss's own trainable parameters (e.g. a training-only MLP or an MLM head) in each checkpoint and
-      restores them on `resume_from_checkpoint` and `load_best_model_at_end`, and under DDP averages their
-      gradients across processes (DDP itself only covers the model);
+      restores them on `resume_from_checkpoint` and `load_best_model_at_end`, and under DDP starts them from
+      process 0's values and averages their gradients across processes (DDP itself only covers the model);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
       that only the adapters (and modules outside the transformer) train;
     - tags the model card with `_tag_names`.
@@ -72,6 +72,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 )
         elif model is not None:
             raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
+        user_collator = kwargs.get("data_collator")
         if peft_config is None and args.use_peft:
             peft_config = lora_config_from_args(args)
         if peft_config is not None:
@@ -97,7 +98,13 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             **kwargs,
         )
         self.model.model_card_data.add_tags(list(self._tag_names))
-        self.add_callback(LossGradientSync(self.loss_parameters))
+        if user_collator is not None and args.max_seq_length is not None:  # get_data_collator was not called
+            fields = {f.name for f in dataclasses.fields(user_collator)} if dataclasses.is_dataclass(user_collator) else ()
+            if "max_length" not in fields:
+                raise ValueError(f"`max_seq_length={args.max_seq_length}` cannot reach the given `data_collator` "
+                                 f"({type(user_collator).__name__} has no `max_length`); truncate in your collator "
+                                 "and leave `max_seq_length=None`.")
+            self.data_collator = dataclasses.replace(user_collator, max_length=args.max_seq_length)
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
@@ -153,6 +160,19 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             for key, tensor in loss.state_dict(keep_vars=True).items()
             if id(tensor) not in model_tensors
         }
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """The Trainer's step; then, on the micro-batch that completes an optimizer step, average the loss-owned
+        parameters' gradients across processes (DDP covers only the model). This runs before gradient clipping and
+        the fp16 overflow check, so every process sees the same (possibly non-finite) gradients."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.accelerator.sync_gradients:
+            average_gradients(self.loss_parameters())
+        return loss
+
+    def train(self, *args, **kwargs):
+        broadcast_parameters(self.loss_parameters())  # start every process from process 0's loss heads
+        return super().train(*args, **kwargs)
 
     def _save_checkpoint(self, model, trial) -> None:
         super()._save_checkpoint(model, trial)

@@ -7,34 +7,36 @@ from collections.abc import Iterable
 import torch
 import torch.distributed as dist
 from torch import nn
-from transformers import TrainerCallback
+
+
+def _group_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def average_gradients(parameters: Iterable[nn.Parameter]) -> None:
     """Average the gradients of `parameters` over all processes (one all-reduce), as DDP does for the model's.
-    A missing gradient counts as zeros. Does nothing outside a multi-process group."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
+    A gradient missing on some processes counts as zeros there; one missing on every process stays `None` (so the
+    optimizer skips that parameter, as in a single process). Does nothing outside a multi-process group."""
+    world_size = _group_size()
     parameters = [p for p in parameters if p.requires_grad]
-    if not parameters:
+    if world_size == 1 or not parameters:
         return
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
-    flat = torch.cat([g.reshape(-1) for g in grads])
+    grads = [p.grad.float() if p.grad is not None else torch.zeros_like(p, dtype=torch.float) for p in parameters]
+    present = torch.tensor([float(p.grad is not None) for p in parameters], device=grads[0].device)
+    flat = torch.cat([g.reshape(-1) for g in grads] + [present])
     dist.all_reduce(flat)
-    flat /= dist.get_world_size()
     offset = 0
-    for parameter in parameters:
+    for index, parameter in enumerate(parameters):
         count = parameter.numel()
-        parameter.grad = flat[offset: offset + count].view_as(parameter).clone()
+        if flat[-len(parameters) + index] > 0:
+            parameter.grad = (flat[offset: offset + count] / world_size).view_as(parameter).to(parameter.dtype)
         offset += count
 
 
-class LossGradientSync(TrainerCallback):
-    """DDP wraps the model only, so the loss's own parameters (a training-only MLP, an MLM head) would train on
-    each process's gradients alone and drift apart. Before every optimizer step, average their gradients."""
-
-    def __init__(self, loss_parameters):
-        self.loss_parameters = loss_parameters  # a callable: the trainer's loss may be replaced after __init__
-
-    def on_pre_optimizer_step(self, args, state, control, **kwargs):
-        average_gradients(self.loss_parameters())
+def broadcast_parameters(parameters: Iterable[nn.Parameter]) -> None:
+    """Copy process 0's values of `parameters` to every process (DDP does this for the model's at wrap time)."""
+    if _group_size() == 1:
+        return
+    with torch.no_grad():
+        for parameter in parameters:
+            dist.broadcast(parameter.data, src=0)

@@ -39,3 +39,11 @@ def test_a_checkpoint_without_mlm_head_gets_a_fresh_one(tiny_encoder_dir):
     mlm = MaskedLM(build_sentence_transformer(tiny_encoder_dir, pooler="avg"))
     assert not mlm.pretrained_head
     assert torch.equal(mlm.head.bias, torch.zeros_like(mlm.head.bias))
+
+
+def test_a_head_from_another_checkpoint_is_not_used(mlm_checkpoint, tmp_path_factory):
+    """The encoder's `_name_or_path` may point at a checkpoint it was not loaded from (another revision, say)."""
+    model = build_sentence_transformer(mlm_checkpoint, pooler="avg")
+    with torch.no_grad():
+        model.transformers_model.get_input_embeddings().weight.add_(1.0)
+    assert not MaskedLM(model).pretrained_head

@@ -6,7 +6,7 @@ import torch.multiprocessing as mp
 from datasets import Dataset
 
 from hf_contrastive import SimCSEConfig, SimCSETrainer
-from hf_contrastive.trainers.distributed import LossGradientSync, average_gradients
+from hf_contrastive.trainers.distributed import average_gradients, broadcast_parameters
 
 
 def _free_port() -> int:
@@ -19,14 +19,16 @@ def _worker(rank: int, world_size: int, port: int, results) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
                             timeout=__import__("datetime").timedelta(seconds=60))
     try:
-        weight, bias, unused = (torch.nn.Parameter(torch.zeros(2, 3)), torch.nn.Parameter(torch.zeros(3)),
-                                torch.nn.Parameter(torch.zeros(1)))
+        weight, bias, unused, idle = (torch.nn.Parameter(torch.zeros(2, 3)), torch.nn.Parameter(torch.zeros(3)),
+                                      torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(2)))
         weight.grad = torch.full((2, 3), float(rank + 1))
         bias.grad = torch.arange(3, dtype=torch.float) * (rank + 1)
         if rank == 1:
             unused.grad = torch.tensor([4.0])  # rank 0 has no gradient for it: counted as zeros
-        average_gradients([weight, bias, unused])
-        results[rank] = (weight.grad.clone(), bias.grad.clone(), unused.grad.clone())
+        average_gradients([weight, bias, unused, idle])  # idle: no gradient anywhere
+        start = torch.nn.Parameter(torch.full((2,), float(rank + 10)))
+        broadcast_parameters([start])
+        results[rank] = (weight.grad.clone(), bias.grad.clone(), unused.grad.clone(), idle.grad, start.detach().clone())
     finally:
         dist.destroy_process_group()
 
@@ -35,10 +37,12 @@ def test_gradients_are_averaged_across_two_processes():
     results = mp.Manager().dict()
     mp.spawn(_worker, args=(2, _free_port(), results), nprocs=2, join=True)
     for rank in (0, 1):
-        weight, bias, unused = results[rank]
+        weight, bias, unused, idle, start = results[rank]
         assert torch.equal(weight, torch.full((2, 3), 1.5))
         assert torch.equal(bias, torch.arange(3, dtype=torch.float) * 1.5)
         assert torch.equal(unused, torch.tensor([2.0]))
+        assert idle is None, "a gradient missing on every process stays missing (the optimizer skips it)"
+        assert torch.equal(start, torch.full((2,), 10.0)), "process 0's values everywhere"
 
 
 def test_no_op_in_a_single_process():
@@ -51,16 +55,14 @@ def test_no_op_in_a_single_process():
 def test_trainer_syncs_exactly_the_loss_owned_parameters(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     args = SimCSEConfig(output_dir=str(tmp_path), pooler="cls", mlp_only_train=True, do_mlm=True, **quiet_args)
     trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
-    sync = [c for c in trainer.callback_handler.callbacks if isinstance(c, LossGradientSync)]
-    assert len(sync) == 1
-    owned = {id(p) for p in sync[0].loss_parameters()}
+    owned = {id(p) for p in trainer.loss_parameters()}
     expected = {id(p) for p in [*trainer.loss.mlp.parameters(), *trainer.loss.mlm.parameters()]}
     assert owned == expected
 
 
 def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_encoder_dir, sentences, tmp_path):
     """torchrun, 2 CPU processes (gloo): each rank sees other data; the model (DDP) and the loss's own MLP and MLM
-    head (LossGradientSync) must end identical on both ranks, and trained."""
+    head (averaged in ContrastiveTrainer.training_step) must end identical on both ranks, and trained."""
     import os
     import subprocess
     import sys

@@ -235,7 +235,8 @@ def test_user_evaluator_and_sts_dataset_both_run(tiny_encoder_dir, sentences, tm
 
 def test_every_negative_column_is_kept(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     data = Dataset.from_dict({"anchor": sentences[:8], "positive": sentences[8:16], "negative": sentences[16:24],
-                              "negative_2": sentences[24:32], "source": ["x"] * 8})
+                              "negative_2": sentences[24:32], "source": ["x"] * 8, "negative_score": [0.1] * 8,
+                              "negative_source": ["y"] * 8})
     trainer = SimCSETrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args, mode="supervised"),
                             train_dataset=data)
     assert trainer.train_dataset.column_names == ["anchor", "positive", "negative", "negative_2"]
@@ -250,3 +251,40 @@ def test_dataset_dicts_and_streams_get_clear_errors(tiny_encoder_dir, sentences,
     stream = IterableDataset.from_generator(lambda: iter({"text": s} for s in sentences))
     with pytest.raises(ValueError, match="streaming IterableDataset"):
         SimCSETrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args), train_dataset=stream)
+
+
+def test_max_seq_length_reaches_a_user_collator(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
+
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    trainer = SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, max_seq_length=6),
+                            data_collator=SentenceTransformerDataCollator(preprocess_fn=model.preprocess),
+                            train_dataset=Dataset.from_dict({"text": sentences}))
+    assert trainer.data_collator([{"text": " ".join(sentences[:3])}])["text_input_ids"].shape[1] == 6
+    with pytest.raises(ValueError, match="cannot reach the given `data_collator`"):
+        SimCSETrainer(model=model, args=make_args(tmp_path, quiet_args, max_seq_length=6),
+                      data_collator=lambda rows: rows, train_dataset=Dataset.from_dict({"text": sentences}))
+
+
+def test_load_best_model_at_end_restores_an_earlier_loss_state(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from sentence_transformers.base.evaluation import BaseEvaluator
+
+    class Scripted(BaseEvaluator):  # checkpoint-2 scores best, checkpoint-4 worse
+        def __init__(self):
+            super().__init__()
+            self.primary_metric, self.scores = "scripted", iter([0.9, 0.1])
+
+        def __call__(self, model, output_path=None, epoch=-1, steps=-1):
+            return {"scripted": next(self.scores)}
+
+    args = make_args(tmp_path, quiet_args, max_steps=4, pooler="cls", eval_strategy="steps", eval_steps=2,
+                     save_strategy="steps", save_steps=2, load_best_model_at_end=True,
+                     metric_for_best_model="eval_scripted")
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}),
+                            evaluator=Scripted())
+    trainer.train()
+    assert trainer.state.best_model_checkpoint.endswith("checkpoint-2")
+    early = load_file(os.path.join(args.output_dir, "checkpoint-2", "loss_state.safetensors"))
+    late = load_file(os.path.join(args.output_dir, "checkpoint-4", "loss_state.safetensors"))
+    assert not torch.equal(early["mlp.0.weight"], late["mlp.0.weight"])
+    assert torch.equal(trainer.loss.mlp[0].weight.detach(), early["mlp.0.weight"])
