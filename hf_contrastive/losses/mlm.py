@@ -65,7 +65,7 @@ class MaskedLM(nn.Module):
             input_ids,
             maskable,
             mask_token_id=tokenizer.mask_token_id,
-            vocab_size=unwrap(model).transformers_model.get_input_embeddings().num_embeddings,
+            vocab_size=self.head.bias.numel(),
             mlm_probability=self.mlm_probability,
         )
         return {**features, "input_ids": masked_ids}, labels

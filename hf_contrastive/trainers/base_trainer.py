@@ -72,7 +72,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 )
         elif model is not None:
             raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
-        user_collator = kwargs.get("data_collator")
+        if kwargs.get("data_collator") is not None:  # a user's collator: get_data_collator is not called
+            kwargs["data_collator"] = self.truncating(kwargs["data_collator"], args)
         if peft_config is None and args.use_peft:
             peft_config = lora_config_from_args(args)
         if peft_config is not None:
@@ -98,13 +99,6 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             **kwargs,
         )
         self.model.model_card_data.add_tags(list(self._tag_names))
-        if user_collator is not None and args.max_seq_length is not None:  # get_data_collator was not called
-            fields = {f.name for f in dataclasses.fields(user_collator)} if dataclasses.is_dataclass(user_collator) else ()
-            if "max_length" not in fields:
-                raise ValueError(f"`max_seq_length={args.max_seq_length}` cannot reach the given `data_collator` "
-                                 f"({type(user_collator).__name__} has no `max_length`); truncate in your collator "
-                                 "and leave `max_seq_length=None`.")
-            self.data_collator = dataclasses.replace(user_collator, max_length=args.max_seq_length)
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
@@ -127,13 +121,22 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         """Model name or path -> SentenceTransformer with `pooler_for`'s pooler."""
         return build_sentence_transformer(model_name_or_path, pooler=self.pooler_for(model_name_or_path, args))
 
+    @staticmethod
+    def truncating(collator: Any, args: ContrastiveConfig) -> Any:
+        """`collator` truncating training batches at `args.max_seq_length` (SimCSE trains at 32 tokens) through its
+        `max_length`, without changing the model's own `max_seq_length`, which is saved and used at inference."""
+        if args.max_seq_length is None:
+            return collator
+        fields = {f.name for f in dataclasses.fields(collator)} if dataclasses.is_dataclass(collator) else ()
+        if "max_length" not in fields:
+            raise ValueError(f"`max_seq_length={args.max_seq_length}` cannot reach the given `data_collator` "
+                             f"({type(collator).__name__} has no `max_length`); truncate in your collator "
+                             "and leave `max_seq_length=None`.")
+        return dataclasses.replace(collator, max_length=args.max_seq_length)
+
     def get_data_collator(self, model, args: ContrastiveConfig, processing_class=None):
-        """sentence-transformers' collator, truncating training batches at `args.max_seq_length` (SimCSE trains at
-        32 tokens) without changing the model's own `max_seq_length`, which is saved and used at inference."""
-        collator = super().get_data_collator(model, args, processing_class)
-        if args.max_seq_length is not None:
-            collator = dataclasses.replace(collator, max_length=args.max_seq_length)
-        return collator
+        """sentence-transformers' collator, made `truncating`."""
+        return self.truncating(super().get_data_collator(model, args, processing_class), args)
 
     def prepare_dataset(self, dataset: Any, args: ContrastiveConfig, name: str, model: SentenceTransformer) -> Any:
         """Validate `dataset` and select the columns the method's loss expects; the base class passes it through."""
