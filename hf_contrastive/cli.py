@@ -180,10 +180,11 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     trainer = SimCSETrainer(model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
     model = trainer.model  # trains on batches truncated at SimCSE's 32 tokens; keeps its own 256 for inference
     print(f"Evaluating the base model on STS-B dev ({len(stsb['dev'])} pairs) and test ({len(stsb['test'])} pairs)...")
-    before = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()}, record=False)
+    named = {f"stsb-{split}": data for split, data in stsb.items()}
+    before = evaluate_sts(model, named, record=False)
     print(f"Training unsupervised SimCSE: {len(sentences)} Wikipedia sentences, batch {batch_size}, {max_steps} steps")
     trainer.train()
-    after = evaluate_sts(model, {f"stsb-{split}": data for split, data in stsb.items()})
+    after = evaluate_sts(model, named)
     release = os.path.join(output_dir, "release")
     model.model_card_data.model_name = "all-MiniLM-L6-v2 + unsupervised SimCSE (hf_contrastive demo)"
     model.model_card_data.base_model = MINILM_HUB_ID
