@@ -1,5 +1,5 @@
-"""Correlation metrics as `evaluate.Metric` classes shipped in the package, so nothing is fetched from the Hub
-(`evaluate.load("spearmanr")` downloads a script and fails offline)."""
+"""Correlation and classification metrics as `evaluate.Metric` classes shipped in the package, so nothing is fetched
+from the Hub (`evaluate.load("spearmanr")` downloads a script and fails offline)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import datasets
 import evaluate
+import numpy as np
 from scipy import stats
 
 
@@ -43,3 +44,59 @@ def correlations(predictions, references) -> dict[str, float]:
     spearman = Spearmanr(keep_in_memory=True).compute(predictions=predictions, references=references)
     pearson = Pearsonr(keep_in_memory=True).compute(predictions=predictions, references=references)
     return {"pearson": pearson["pearsonr"], "spearman": spearman["spearmanr"]}
+
+
+class _Classification(evaluate.Metric):
+    """A score of predicted against gold class ids, returned as `{key: value}`."""
+
+    key: str
+    description: str
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=self.description,
+            citation="",
+            inputs_description="predictions (list of int): predicted class ids; references (list of int): gold.",
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
+        )
+
+    def _compute(self, predictions, references) -> dict[str, float]:
+        return {self.key: float(self.score(np.asarray(predictions), np.asarray(references)))}
+
+
+class Accuracy(_Classification):
+    key, description = "accuracy", "Share of predictions equal to the gold class."
+
+    @staticmethod
+    def score(predictions: np.ndarray, references: np.ndarray) -> float:
+        return (predictions == references).mean()
+
+
+class MacroF1(_Classification):
+    """F1 per gold or predicted class, averaged with equal weights (scikit-learn's `f1_score(average="macro")`)."""
+
+    key, description = "f1", "Macro-averaged F1 over the classes."
+
+    @staticmethod
+    def score(predictions: np.ndarray, references: np.ndarray) -> float:
+        scores = []
+        for label in np.union1d(predictions, references):
+            true_positives = np.sum((predictions == label) & (references == label))
+            predicted, actual = np.sum(predictions == label), np.sum(references == label)
+            scores.append(2 * true_positives / (predicted + actual))  # 2PR/(P+R); predicted + actual > 0 here
+        return float(np.mean(scores))
+
+
+def classification_metrics(eval_pred) -> dict[str, float]:
+    """`compute_metrics` for a classifier's `EvalPrediction` (logits, label ids): `{"accuracy", "f1"}` (macro F1)
+    through the `evaluate` Metric API. Rows labelled `-1` (unlabelled) are left out."""
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    labels = np.asarray(labels).reshape(-1)
+    keep = labels >= 0
+    predictions, references = np.asarray(logits).argmax(axis=-1)[keep], labels[keep]
+    if not keep.any():
+        return {}
+    accuracy = Accuracy(keep_in_memory=True).compute(predictions=predictions, references=references)
+    f1 = MacroF1(keep_in_memory=True).compute(predictions=predictions, references=references)
+    return {**accuracy, **f1}
