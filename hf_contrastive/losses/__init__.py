@@ -2,8 +2,10 @@
 losses beside it."""
 
 from .declutr import DeCLUTRLoss
-from .functional import cosine_logits, info_nce, nt_xent
+from .functional import cosine_logits, info_nce, nt_xent, supcon
+from .sft_contrastive import SFTContrastiveLoss
 from .simcse import SimCSELoss
 from .supcon import SupConLoss
 
-__all__ = ["DeCLUTRLoss", "SimCSELoss", "SupConLoss", "cosine_logits", "info_nce", "nt_xent"]
+__all__ = ["DeCLUTRLoss", "SFTContrastiveLoss", "SimCSELoss", "SupConLoss", "cosine_logits", "info_nce", "nt_xent",
+           "supcon"]

@@ -1,0 +1,190 @@
+"""Supervised fine-tuning + contrastive anchoring to the frozen pretrained model, as a sentence-transformers loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.losses.merged_forward import embed_columns
+
+from ..modeling.classifier import ClassificationHead
+from ..modeling.reference import REFERENCE_MODES, FrozenReference
+from .checks import check_objective
+from .functional import info_nce, supcon
+from .mlm import unwrap
+from .supcon import SUPCON_CITATION
+
+CONTRASTIVE_TERMS = ("info_nce", "supcon")
+CONTRASTIVE_ROWS = ("all", "unlabelled")
+DEFAULT_TEMPERATURES = {"info_nce": 0.05, "supcon": 0.07}
+
+INFO_NCE_CITATION = """@article{oord2018representation,
+    title = {Representation Learning with Contrastive Predictive Coding},
+    author = {van den Oord, Aaron and Li, Yazhe and Vinyals, Oriol},
+    journal = {arXiv preprint arXiv:1807.03748},
+    year = {2018},
+    url = {https://arxiv.org/abs/1807.03748}
+}"""
+
+
+def instance_labels(labels: Tensor) -> Tensor:
+    """SupCon classes for a batch with unlabelled rows (`-1`): labelled rows keep their class, each unlabelled row
+    becomes a class of its own (above every real label), so its only positive is its own other view.
+
+    >>> instance_labels(torch.tensor([1, -1, 0, -1]))
+    tensor([1, 2, 0, 3])
+    """
+    unlabelled = labels < 0
+    first_free = int(labels.max().clamp(min=-1)) + 1
+    return labels.masked_scatter(unlabelled, first_free + torch.arange(int(unlabelled.sum()), device=labels.device))
+
+
+class SFTContrastiveLoss(nn.Module):
+    """
+    `L = CE(head(embedding), label) + contrastive_weight * L_contrastive`: a classification head trained with
+    cross-entropy on the labelled rows, plus a contrastive term that keeps each fine-tuned embedding (query) close to
+    the *frozen pretrained* embedding of the same text (its positive), the other texts of the batch being negatives.
+    The fine-tuned model learns the task without forgetting its general-purpose embedding space.
+
+    Args:
+        model (`SentenceTransformer`): the model to fine-tune.
+        num_labels (`int`): number of classes.
+        contrastive_weight (`float`, *optional*, defaults to `1.0`): λ, the weight of the contrastive term (>= 0).
+        contrastive (`str`, *optional*, defaults to `"info_nce"`): `info_nce` (InfoNCE between fine-tuned and
+            reference embeddings) or `supcon` (SupCon over the two views `[fine-tuned; reference]`: a row's positives
+            are its own reference embedding and every view of the rows with its label; an unlabelled row is a class
+            of its own, so for it this reduces to the InfoNCE anchoring). `supcon` needs one text column.
+        temperature (`float`, *optional*): softmax temperature; `None` is 0.05 for `info_nce` (SimCSE's) and 0.07 for
+            `supcon` (Khosla et al.'s).
+        base_temperature (`float`, *optional*, defaults to `0.07`): SupCon's loss scaling `temperature / base_temperature`.
+        contrastive_rows (`str`, *optional*, defaults to `"all"`): the rows the contrastive term sees: `all` (the
+            "mixing" strategy) or `unlabelled` (the "alternating" strategy: labelled batches train the head only,
+            unlabelled batches the contrastive term only).
+        reference (`str`, *optional*, defaults to `"auto"`): the frozen pretrained model: `adapters` (the model with
+            its LoRA adapters disabled, no copy), `copy` (a frozen copy, for full fine-tuning) or `auto`.
+        num_inputs (`int`, *optional*, defaults to `1`): text columns per example, 1 or 2 (a pair is classified from
+            `(u, v, |u - v|)` as SBERT's NLI classifier).
+        classifier_dropout (`float`, *optional*, defaults to `0.1`): dropout on the head's input.
+        id2label (`dict[int, str]`, *optional*): class names, saved with the head.
+
+    Requirements:
+        1. A `label` column of class ids in `[0, num_labels)`; `-1` marks an unlabelled row (contrastive term only).
+        2. With `reference="adapters"`, a model with LoRA adapters.
+
+    Inputs:
+        +-------------------------------+------------------------------+
+        | Texts                         | Labels                       |
+        +===============================+==============================+
+        | (text,) or (text_1, text_2)   | class ids, -1 for unlabelled |
+        +-------------------------------+------------------------------+
+
+    Returns:
+        `{"sft": ..., "contrastive": contrastive_weight * ...}` (each component is logged; a term with no rows to
+        apply to is 0).
+
+    Example:
+        >>> loss = SFTContrastiveLoss(model, num_labels=3, contrastive_weight=1.0)
+        >>> trainer = SentenceTransformerTrainer(model=model, loss=loss,
+        ...                                      train_dataset=Dataset.from_dict({"text": texts, "label": labels}))
+    """
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        num_labels: int,
+        *,
+        contrastive_weight: float = 1.0,
+        contrastive: str = "info_nce",
+        temperature: float | None = None,
+        base_temperature: float = 0.07,
+        contrastive_rows: str = "all",
+        reference: str = "auto",
+        num_inputs: int = 1,
+        classifier_dropout: float = 0.1,
+        id2label: dict[int, str] | None = None,
+    ) -> None:
+        super().__init__()
+        if contrastive not in CONTRASTIVE_TERMS:
+            raise ValueError(f"`contrastive` must be one of {CONTRASTIVE_TERMS}, got {contrastive!r}.")
+        if contrastive_rows not in CONTRASTIVE_ROWS:
+            raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
+        if reference not in REFERENCE_MODES:
+            raise ValueError(f"`reference` must be one of {REFERENCE_MODES}, got {reference!r}.")
+        if not contrastive_weight >= 0:
+            raise ValueError(f"`contrastive_weight` (λ) must be >= 0, got {contrastive_weight}.")
+        if contrastive == "supcon" and num_inputs != 1:
+            raise ValueError("`contrastive='supcon'` needs class labels of single texts; the data has "
+                             f"{num_inputs} text columns per example (a pair). Use `contrastive='info_nce'`.")
+        temperature = DEFAULT_TEMPERATURES[contrastive] if temperature is None else temperature
+        check_objective(temperature)
+        if not base_temperature > 0:
+            raise ValueError(f"`base_temperature` must be > 0, got {base_temperature}.")
+        self.model = model
+        self.contrastive_weight = contrastive_weight
+        self.contrastive = contrastive
+        self.temperature = temperature
+        self.base_temperature = base_temperature
+        self.contrastive_rows = contrastive_rows
+        self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
+                                       id2label)
+        # λ = 0 is plain cross-entropy fine-tuning: no reference model, no contrastive forward.
+        self.reference = FrozenReference(model, reference) if contrastive_weight > 0 else None
+
+    def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> dict[str, Tensor]:
+        return self.terms_and_logits(sentence_features, labels)[0]
+
+    def terms_and_logits(self, sentence_features: list[dict[str, Any]],
+                         labels: Tensor | None) -> tuple[dict[str, Tensor], Tensor | None]:
+        """The loss terms and the head's logits (`None` for a batch of a different column count than the head's,
+        such as single unlabelled texts beside a pair task)."""
+        features = list(sentence_features)
+        embeddings = embed_columns(self.model, features)  # a pair's columns: one forward each (lengths differ)
+        size, device = embeddings[0].size(0), embeddings[0].device
+        labels = torch.full((size,), -1, device=device) if labels is None else labels.to(device).long().view(-1)
+        labelled = labels >= 0
+        zero = embeddings[0].sum() * 0.0
+        logits = self.head(embeddings) if len(embeddings) == self.head.num_inputs else None
+        if labelled.any() and logits is None:
+            raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
+                             f"{self.head.num_inputs}.")
+        out_of_range = (labels < -1) | (labels >= self.head.num_labels)
+        if out_of_range.any():
+            raise ValueError(f"Label {int(labels[out_of_range][0])} is out of range for {self.head.num_labels} classes "
+                             f"(0..{self.head.num_labels - 1}, -1 for unlabelled).")
+        sft = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else zero
+        rows = torch.ones_like(labelled) if self.contrastive_rows == "all" else ~labelled
+        if self.reference is None or not rows.any():
+            contrastive = zero
+        else:
+            contrastive = self.contrastive_loss(features, embeddings, labels, rows)
+        return {"sft": sft, "contrastive": self.contrastive_weight * contrastive}, logits
+
+    def contrastive_loss(self, features: list[dict[str, Any]], embeddings: list[Tensor], labels: Tensor,
+                         rows: Tensor) -> Tensor:
+        """The contrastive term over `rows`: fine-tuned embeddings against the reference embeddings of the same texts
+        (every column's texts are rows of their own)."""
+        references = self.reference(unwrap(self.model), features)
+        queries = torch.cat([e[rows] for e in embeddings])
+        positives = torch.cat([r[rows] for r in references]).to(queries.dtype)
+        if self.contrastive == "info_nce":
+            return info_nce(queries, positives, temperature=self.temperature)
+        classes = instance_labels(labels[rows])
+        return supcon(torch.cat([queries, positives]), classes.repeat(2), temperature=self.temperature,
+                      base_temperature=self.base_temperature)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        config = {"num_labels": self.head.num_labels, "contrastive_weight": self.contrastive_weight,
+                  "contrastive": self.contrastive, "temperature": self.temperature,
+                  "contrastive_rows": self.contrastive_rows,
+                  "reference": None if self.reference is None else self.reference.mode,
+                  "num_inputs": self.head.num_inputs, "classifier_dropout": self.head.dropout.p}
+        if self.contrastive == "supcon":
+            config["base_temperature"] = self.base_temperature
+        return config
+
+    @property
+    def citation(self) -> str:
+        return SUPCON_CITATION if self.contrastive == "supcon" else INFO_NCE_CITATION
