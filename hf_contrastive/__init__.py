@@ -21,6 +21,10 @@ _EXPORTS = {
     "DeCLUTRTrainer": "hf_contrastive.trainers.declutr_trainer",
     "DeCLUTRLoss": "hf_contrastive.losses.declutr",
     "SupConLoss": "hf_contrastive.losses.supcon",
+    "SFTContrastiveConfig": "hf_contrastive.trainers.sft_contrastive_config",
+    "SFTContrastiveTrainer": "hf_contrastive.trainers.sft_contrastive_trainer",
+    "SFTContrastiveLoss": "hf_contrastive.losses.sft_contrastive",
+    "EmbeddingClassifier": "hf_contrastive.modeling.classifier",
     "build_sentence_transformer": "hf_contrastive.modeling.builder",
     "STSEvaluator": "hf_contrastive.evaluation.sts",
     "load_stsb": "hf_contrastive.evaluation.sts",
@@ -32,13 +36,17 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
     from .losses.declutr import DeCLUTRLoss
+    from .losses.sft_contrastive import SFTContrastiveLoss
     from .losses.simcse import SimCSELoss
     from .losses.supcon import SupConLoss
     from .modeling.builder import build_sentence_transformer
+    from .modeling.classifier import EmbeddingClassifier
     from .trainers.base_config import ContrastiveConfig
     from .trainers.base_trainer import ContrastiveTrainer
     from .trainers.declutr_config import DeCLUTRConfig
     from .trainers.declutr_trainer import DeCLUTRTrainer
+    from .trainers.sft_contrastive_config import SFTContrastiveConfig
+    from .trainers.sft_contrastive_trainer import SFTContrastiveTrainer
     from .trainers.simcse_config import SimCSEConfig
     from .trainers.simcse_trainer import SimCSETrainer
 

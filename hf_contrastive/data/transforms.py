@@ -155,3 +155,89 @@ def prepare_documents(
         )
         documents = documents.select(keep)
     return documents
+
+
+LABEL_COLUMN = "label"
+
+
+def label_names(dataset: Any, num_labels: int | None, name: str = "train_dataset") -> dict[int, str]:
+    """`{class id: name}` of the `label` column: a `ClassLabel`'s names, else ids `0..num_labels-1` with `num_labels`
+    given or the largest label + 1. Every label is checked to be an int in `[-1, num_labels)` (-1: unlabelled)."""
+    feature = dataset.features[LABEL_COLUMN]
+    names = getattr(feature, "names", None)
+    dtype = getattr(feature, "dtype", None)
+    if names is None and dtype in ("string", "large_string"):
+        raise ValueError(f"`{name}` column 'label' holds strings; SFT+contrastive needs class ids: encode them with "
+                         "`dataset = dataset.class_encode_column('label')` (its ClassLabel names are kept).")
+    if names is None and not str(dtype).startswith(("int", "uint")):
+        raise ValueError(f"`{name}` column 'label' must hold integer class ids, found {feature}.")
+    labels = list(dataset[LABEL_COLUMN])  # through the indices mapping of a shuffled / selected dataset
+    for index, label in enumerate(labels):
+        if label is None:
+            raise ValueError(f"`{name}` row {index}: 'label' is missing (None); use -1 for an unlabelled row.")
+    if num_labels is None:
+        num_labels = len(names) if names is not None else max(labels) + 1
+    if names is not None and len(names) != num_labels:
+        raise ValueError(f"`num_labels={num_labels}` but `{name}`'s ClassLabel has {len(names)} names: {names}.")
+    if num_labels < 2:
+        raise ValueError(f"`{name}` has {num_labels} class(es) (largest label {max(labels)}); a classifier needs at "
+                         "least 2 (set `num_labels` when the training set lacks the highest classes).")
+    for index, label in enumerate(labels):
+        if not -1 <= label < num_labels:
+            raise ValueError(f"`{name}` row {index}: label {label} is out of range for {num_labels} classes "
+                             f"(0..{num_labels - 1}, or -1 for an unlabelled row).")
+    return {i: str(names[i]) if names is not None else str(i) for i in range(num_labels)}
+
+
+def sft_columns(dataset: Any, name: str = "train_dataset", text_columns: list[str] | None = None) -> Any:
+    """`(text columns..., label)` in order for SFT+contrastive. The text columns are `text_columns` when given (the
+    training set's, for an evaluation set), else every column but `label`: one text or a pair of texts."""
+    _check_single_table(dataset, name)
+    _check_not_empty(dataset, name)
+    columns = list(dataset.column_names or [])
+    if LABEL_COLUMN not in columns:
+        raise ValueError(f"SFT+contrastive needs a 'label' column of class ids; `{name}` has columns {columns} "
+                         "(rename yours with `dataset.rename_column(..., 'label')`).")
+    if text_columns is None:
+        text_columns = [c for c in columns if c != LABEL_COLUMN]
+        if len(text_columns) not in (1, 2):
+            raise ValueError(f"SFT+contrastive classifies one text or a pair of texts; `{name}` has {len(text_columns)} "
+                             f"columns besides 'label': {text_columns}. Keep 1 or 2 with `dataset.select_columns`.")
+    missing = [c for c in text_columns if c not in columns]
+    if missing:
+        raise ValueError(f"`{name}` lacks the text column(s) {missing} of the training set; it has {columns}.")
+    _check_strings(dataset, text_columns, name)
+    chosen = [*text_columns, LABEL_COLUMN]
+    return dataset.select_columns(chosen) if chosen != columns else dataset
+
+
+def with_unlabelled(labelled: Any, unlabelled: Any, strategy: str, name: str = "unlabelled_dataset") -> Any:
+    """The training data of SFT+contrastive with a second, unlabelled dataset.
+
+    - `mixing`: one dataset, the unlabelled rows appended with label `-1` (so a shuffled batch holds both); their
+      text columns must be the labelled set's (a single text column is renamed to match).
+    - `alternating`: a `DatasetDict` `{"labelled", "unlabelled"}`, batches drawn from each in turn (round robin);
+      the unlabelled set may have 1 or 2 text columns of any name.
+    """
+    from datasets import DatasetDict, Value, concatenate_datasets
+
+    _check_single_table(unlabelled, name)
+    _check_not_empty(unlabelled, name)
+    texts = [c for c in labelled.column_names if c != LABEL_COLUMN]
+    columns = [c for c in unlabelled.column_names if c != LABEL_COLUMN]
+    if strategy == "alternating":
+        if len(columns) not in (1, 2):
+            raise ValueError(f"`{name}` must have 1 or 2 text columns, found {columns}.")
+        _check_strings(unlabelled, columns, name)
+        return DatasetDict({"labelled": labelled, "unlabelled": unlabelled.select_columns(columns)})
+    if len(texts) == 1 and len(columns) == 1 and columns != texts:
+        unlabelled = unlabelled.rename_column(columns[0], texts[0])
+        columns = texts
+    if set(texts) - set(columns):
+        raise ValueError(f"With strategy='mixing', `{name}` needs the labelled set's text columns {texts}; it has "
+                         f"{unlabelled.column_names}. Use strategy='alternating' for differently shaped data.")
+    _check_strings(unlabelled, texts, name)
+    unlabelled = unlabelled.select_columns(texts).add_column(LABEL_COLUMN, [-1] * len(unlabelled))
+    labelled = labelled.cast_column(LABEL_COLUMN, Value("int64"))
+    unlabelled = unlabelled.cast(labelled.features)
+    return concatenate_datasets([labelled, unlabelled])

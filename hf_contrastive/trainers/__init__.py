@@ -4,7 +4,10 @@ from .base_config import ContrastiveConfig
 from .base_trainer import ContrastiveTrainer
 from .declutr_config import DeCLUTRConfig
 from .declutr_trainer import DeCLUTRTrainer
+from .sft_contrastive_config import SFTContrastiveConfig
+from .sft_contrastive_trainer import SFTContrastiveTrainer
 from .simcse_config import SimCSEConfig
 from .simcse_trainer import SimCSETrainer
 
-__all__ = ["ContrastiveConfig", "ContrastiveTrainer", "DeCLUTRConfig", "DeCLUTRTrainer", "SimCSEConfig", "SimCSETrainer"]
+__all__ = ["ContrastiveConfig", "ContrastiveTrainer", "DeCLUTRConfig", "DeCLUTRTrainer", "SFTContrastiveConfig",
+           "SFTContrastiveTrainer", "SimCSEConfig", "SimCSETrainer"]

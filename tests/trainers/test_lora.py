@@ -113,3 +113,47 @@ def test_lora_fields_from_yaml(tiny_encoder_dir, sentences, tmp_path):
 def test_lora_field_errors(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         SimCSEConfig(output_dir=str(tmp_path), **kwargs)
+
+
+def tensor_bytes(*modules):
+    """Bytes of the distinct tensor storages reachable from `modules` (shared tensors counted once)."""
+    storages = {}
+    for module in modules:
+        for tensor in module.state_dict(keep_vars=True).values():
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
+def test_sft_reference_under_lora_is_the_pretrained_model_without_a_copy(tiny_encoder_dir, sentences, tmp_path,
+                                                                         quiet_args):
+    from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer
+    from hf_contrastive.modeling import build_sentence_transformer
+
+    pretrained = build_sentence_transformer(tiny_encoder_dir, pooler="avg").eval()
+    data = Dataset.from_dict({"text": sentences, "label": [i % 2 for i in range(len(sentences))]})
+    args = SFTContrastiveConfig(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=8,
+                                learning_rate=1e-2, **quiet_args)
+    trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, peft_config=lora(), train_dataset=data)
+    reference = trainer.loss.reference
+    assert reference.mode == "adapters" and reference.copy is None
+    model_bytes = tensor_bytes(trainer.model)
+    assert tensor_bytes(trainer.model, trainer.loss) == model_bytes + tensor_bytes(trainer.loss.head)  # no 2nd copy
+    trainer.train()
+    model = trainer.model
+    features = dict(model.preprocess(sentences))
+    (got,) = reference(model, [features])
+    assert torch.allclose(got, pretrained.encode(sentences, convert_to_tensor=True), atol=1e-5)
+    model.eval()
+    trained = model.encode(sentences, convert_to_tensor=True)
+    assert not torch.allclose(trained, got, atol=1e-3), "the adapters trained and are enabled again"
+
+
+def test_sft_reference_forward_keeps_the_training_mode_and_adapters(tiny_encoder_dir, sentences):
+    from hf_contrastive.modeling import build_sentence_transformer
+    from hf_contrastive.modeling.reference import FrozenReference
+
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    model.add_adapter(lora())
+    model.train()
+    FrozenReference(model)(model, [dict(model.preprocess(sentences[:4]))])
+    assert model.training and model.active_adapters() == ["default"]

@@ -1,0 +1,119 @@
+"""`SFTContrastiveTrainer`: supervised fine-tuning that keeps the pretrained embedding space, as a `Trainer`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from sentence_transformers import SentenceTransformer
+
+from ..data.transforms import label_names, sft_columns, with_unlabelled
+from ..evaluation.metrics import classification_metrics
+from ..losses.sft_contrastive import SFTContrastiveLoss
+from ..modeling.classifier import CLASSIFIER_FOLDER
+from .base_trainer import ContrastiveTrainer
+from .sft_contrastive_config import SFTContrastiveConfig
+
+
+class SFTContrastiveTrainer(ContrastiveTrainer):
+    """
+    Fine-tunes a sentence-embedding model on a classification task (`L = CE + λ·InfoNCE to the frozen pretrained
+    embeddings`), so that it learns the task without losing its general-purpose embeddings.
+
+    Example:
+        >>> args = SFTContrastiveConfig(output_dir="out", contrastive_weight=1.0, eval_strategy="epoch",
+        ...                             metric_for_best_model="eval_accuracy")
+        >>> trainer = SFTContrastiveTrainer(
+        ...     model="sentence-transformers/all-MiniLM-L6-v2", args=args,
+        ...     train_dataset=Dataset.from_dict({"text": texts, "label": labels}),  # or (premise, hypothesis, label)
+        ...     unlabelled_dataset=Dataset.from_dict({"text": more_texts}),  # optional
+        ...     eval_dataset=Dataset.from_dict({"text": dev_texts, "label": dev_labels}))
+        >>> trainer.train()
+        >>> SentenceTransformer("out")                 # the embedding model
+        >>> EmbeddingClassifier.from_pretrained("out").predict(["a text"])  # with its head
+
+    Data: `train_dataset` holds one text column (or two, a pair classified from `(u, v, |u - v|)`) and a `label`
+    column of class ids (a `ClassLabel`'s names become the head's `id2label`; `-1` marks an unlabelled row).
+    `unlabelled_dataset` adds texts for the contrastive term: shuffled in with label `-1` (`strategy="mixing"`) or in
+    batches of their own, in turn with the labelled batches (`strategy="alternating"`). An `eval_dataset` with labels
+    gives `eval_loss`, `eval_sft`, `eval_contrastive`, `eval_accuracy` and `eval_f1` (macro, through `evaluate`'s
+    Metric API; pass `compute_metrics` for others); an STS set (`sentence1`, `sentence2`, `score`) becomes the
+    `sts-dev` evaluator instead.
+
+    Saving writes the SentenceTransformer (loads with `SentenceTransformer(path)`) and the head in `classifier/`
+    (`config.json` with `id2label`, `model.safetensors`); checkpoints also hold the head for resuming.
+    """
+
+    _tag_names = ["hf-contrastive", "sft-contrastive"]
+    _default_pooler = "avg"
+    _loss_fields = ("contrastive", "contrastive_weight", "temperature", "reference", "classifier_dropout")
+    _prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
+    training_args_class = SFTContrastiveConfig
+
+    def __init__(self, model: str | SentenceTransformer | None = None, args: SFTContrastiveConfig | None = None,
+                 train_dataset: Any = None, unlabelled_dataset: Any = None, compute_metrics: Any = None,
+                 **kwargs: Any) -> None:
+        if unlabelled_dataset is not None and train_dataset is None:
+            raise ValueError("`unlabelled_dataset` is added to the labelled `train_dataset`; pass both.")
+        if args is not None and getattr(args, "strategy", None) == "alternating" and unlabelled_dataset is None:
+            raise ValueError("`strategy='alternating'` alternates labelled and unlabelled batches: pass an "
+                             "`unlabelled_dataset` (or use `strategy='mixing'`).")
+        self._unlabelled_dataset = unlabelled_dataset
+        self._id2label: dict[int, str] | None = None
+        self._text_columns: list[str] | None = None
+        super().__init__(model=model, args=args, train_dataset=train_dataset, **kwargs)
+        # Set after construction: sentence-transformers' trainer warns on `compute_metrics`, as its losses give no
+        # predictions; this trainer's `prediction_step` gives the head's logits.
+        self.compute_metrics = compute_metrics or classification_metrics
+
+    def prepare_dataset(self, dataset: Any, args: SFTContrastiveConfig, name: str, model: SentenceTransformer) -> Any:
+        """Validate texts and labels; the training set fixes the classes and the text columns (the evaluation set
+        must have the same), then gets the unlabelled rows (`with_unlabelled`)."""
+        if dataset is None:
+            return None
+        dataset = sft_columns(dataset, name, text_columns=self._text_columns)
+        num_labels = len(self._id2label) if self._id2label is not None else args.num_labels
+        id2label = label_names(dataset, num_labels, name)
+        if name != "train_dataset":
+            return dataset
+        self._id2label, self._text_columns = id2label, [c for c in dataset.column_names if c != "label"]
+        if self._unlabelled_dataset is None:
+            return dataset
+        return with_unlabelled(dataset, self._unlabelled_dataset, args.strategy)
+
+    def get_default_loss(self, model: SentenceTransformer) -> SFTContrastiveLoss:
+        args: SFTContrastiveConfig = self.args
+        if self._id2label is None:
+            raise ValueError("SFTContrastiveTrainer builds its classification head from the labelled "
+                             "`train_dataset`: pass one (or a `loss=SFTContrastiveLoss(model, num_labels=...)`).")
+        return SFTContrastiveLoss(
+            model,
+            num_labels=len(self._id2label),
+            contrastive_weight=args.contrastive_weight,
+            contrastive=args.contrastive,
+            temperature=args.resolved_temperature,
+            contrastive_rows="unlabelled" if args.strategy == "alternating" else "all",
+            reference=args.reference,
+            num_inputs=len(self._text_columns),
+            classifier_dropout=args.classifier_dropout,
+            id2label=self._id2label,
+        )
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Evaluation: the loss terms and the head's logits, for `compute_metrics` (accuracy, F1)."""
+        if prediction_loss_only or not isinstance(self.loss, SFTContrastiveLoss):
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        inputs = self._prepare_inputs(inputs)
+        inputs.pop("dataset_name", None)
+        features, labels = self.collect_features(inputs)
+        with torch.no_grad():
+            terms, logits = self.loss.terms_and_logits(features, labels)
+        self.track_loss_components(terms)
+        return torch.stack(list(terms.values())).sum().detach(), logits, labels
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        """The SentenceTransformer, and the classification head in `classifier/`."""
+        super()._save(output_dir, state_dict)
+        if isinstance(self.loss, SFTContrastiveLoss):
+            self.loss.head.save_pretrained(os.path.join(output_dir or self.args.output_dir, CLASSIFIER_FOLDER))
