@@ -9,9 +9,11 @@ import os
 import sys
 from typing import Any
 
-METHODS = {"simcse": ("SimCSEConfig", "SimCSETrainer"), "declutr": ("DeCLUTRConfig", "DeCLUTRTrainer")}
+METHODS = {"simcse": ("SimCSEConfig", "SimCSETrainer"), "declutr": ("DeCLUTRConfig", "DeCLUTRTrainer"),
+           "sft_contrastive": ("SFTContrastiveConfig", "SFTContrastiveTrainer")}
 DATA_KEYS = {"method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
-             "sts_eval"}
+             "sts_eval", "unlabelled_file", "eval_file", "eval_split"}
+SFT_ONLY_KEYS = ("unlabelled_file", "eval_file", "eval_split")
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -73,6 +75,38 @@ def sts_dataset(spec: str):
     return Dataset.from_dict(read_sts_file(spec))
 
 
+def sft_data(config: dict[str, Any], train_dataset, sts_eval) -> tuple[Any, Any, dict[str, Any]]:
+    """SFT+contrastive's data from a config: text labels become class ids (`class_encode_column`: the sorted names)
+    shared by the labelled evaluation set (`eval_file`, or `eval_split` of `dataset_name`); `unlabelled_file` is
+    passed on; with both a labelled evaluation set and `sts_eval`, the STS set becomes an extra evaluator."""
+    from .data.loading import load_text_dataset
+    from .evaluation.sts import STSEvaluator
+
+    if "label" in train_dataset.column_names and train_dataset.features["label"].dtype in ("string", "large_string"):
+        train_dataset = train_dataset.class_encode_column("label")
+    extra: dict[str, Any] = {}
+    if config.get("unlabelled_file"):
+        extra["unlabelled_dataset"] = load_text_dataset(config["unlabelled_file"])
+    if config.get("eval_file"):
+        eval_dataset = load_text_dataset(config["eval_file"])
+    elif config.get("eval_split") and config.get("dataset_name"):
+        from datasets import load_dataset
+
+        eval_dataset = load_dataset(config["dataset_name"], config.get("dataset_config"), split=config["eval_split"])
+    else:
+        return train_dataset, sts_eval, extra
+    label_feature = train_dataset.features.get("label")
+    if getattr(label_feature, "names", None) and "label" in eval_dataset.column_names:
+        unknown = sorted(set(map(str, eval_dataset["label"])) - set(label_feature.names))
+        if unknown:
+            raise ConfigError(f"labels {unknown} of the evaluation set do not occur in the training set "
+                              f"(classes {label_feature.names}).")
+        eval_dataset = eval_dataset.cast_column("label", label_feature)
+    if sts_eval is not None:
+        extra["evaluator"] = STSEvaluator.from_dataset(sts_eval, name="sts-dev")
+    return train_dataset, eval_dataset, extra
+
+
 def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     """Run `hf-contrastive train`: build the config, data and trainer from a YAML file; return the output dir."""
     from transformers import HfArgumentParser
@@ -99,12 +133,19 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
     if config.get("max_train_samples"):
         train_dataset = train_dataset.select(range(min(int(config["max_train_samples"]), len(train_dataset))))
     eval_dataset = sts_dataset(config["sts_eval"]) if config.get("sts_eval") else None
+    extra: dict[str, Any] = {}
+    if method == "sft_contrastive":
+        train_dataset, eval_dataset, extra = sft_data(config, train_dataset, eval_dataset)
+    elif any(key in config for key in SFT_ONLY_KEYS):
+        raise ConfigError(f"{path}: {', '.join(k for k in SFT_ONLY_KEYS if k in config)} apply to "
+                          "`method: sft_contrastive` only.")
     fields = coerce_numbers(config_class, {key: value for key, value in config.items() if key not in DATA_KEYS}, path)
     try:
         (args,) = HfArgumentParser(config_class).parse_dict(fields)
     except ValueError as error:
         raise ConfigError(f"{path}: {error}") from None
-    trainer = trainer_class(model=config["model"], args=args, train_dataset=train_dataset, eval_dataset=eval_dataset)
+    trainer = trainer_class(model=config["model"], args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                            **extra)
     trainer.train()
     trainer.save_model(args.output_dir)
     return args.output_dir
@@ -206,8 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-contrastive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="Train from a YAML config (config fields + model + data).")
-    train.add_argument("config", help="YAML file: method (simcse | declutr), model, train_file or dataset_name, "
-                                      "sts_eval, and any field of the method's config (output_dir, learning_rate, ...).")
+    train.add_argument("config", help="YAML file: method (simcse | declutr | sft_contrastive), model, train_file or "
+                                      "dataset_name, sts_eval (sft_contrastive: also eval_file, unlabelled_file), "
+                                      "and any field of the method's config (output_dir, learning_rate, ...).")
     train.add_argument("--output-dir", help="Overrides the config's output_dir.")
     evaluate = commands.add_parser("eval", help="STS evaluation (Spearman of cosine x 100) of a model.")
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")

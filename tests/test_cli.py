@@ -76,9 +76,49 @@ report_to: none
     assert "loss:DeCLUTRLoss" in (output / "README.md").read_text()
 
 
+def test_train_sft_contrastive_from_yaml(tiny_encoder_dir, sentences, train_files, tmp_path):
+    _, sts = train_files
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("text,label\n" + "".join(f"{s},{'pet' if 'cat' in s or 'dog' in s else 'other'}\n"
+                                                  for s in sentences))
+    unlabelled = tmp_path / "more.txt"
+    unlabelled.write_text("\n".join(sentences[::-1]))
+    output = tmp_path / "out"
+    config = write_config(tmp_path, f"""
+method: sft_contrastive
+model: {tiny_encoder_dir}
+train_file: {labelled}
+eval_file: {labelled}
+unlabelled_file: {unlabelled}
+sts_eval: {sts}
+output_dir: {output}
+strategy: alternating
+head_learning_rate: 1e-2
+max_steps: 2
+per_device_train_batch_size: 8
+eval_strategy: steps
+eval_steps: 2
+use_cpu: true
+report_to: none
+""")
+    assert main(["train", config]) == 0
+    from hf_contrastive import EmbeddingClassifier
+
+    classifier = EmbeddingClassifier.from_pretrained(str(output))
+    assert classifier.head.id2label == {0: "other", 1: "pet"}  # text labels encoded in sorted order
+    assert set(classifier.predict(sentences[:3])) <= {"other", "pet"}
+
+
+def test_sft_only_keys_need_the_sft_method(tiny_encoder_dir, train_files, tmp_path, capsys):
+    text, _ = train_files
+    config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\neval_file: {text}\n")
+    assert main(["train", config]) == 2
+    assert "eval_file apply to `method: sft_contrastive` only" in capsys.readouterr().err
+
+
 def test_unknown_method_is_named(tmp_path, capsys):
     assert main(["train", write_config(tmp_path, "method: simclr\nmodel: x\n")]) == 2
-    assert "`method` must be one of ['declutr', 'simcse'], got 'simclr'" in capsys.readouterr().err
+    assert "`method` must be one of ['declutr', 'sft_contrastive', 'simcse'], got 'simclr'" in capsys.readouterr().err
 
 
 def test_malformed_yaml_names_the_line(tmp_path, capsys):

@@ -7,7 +7,7 @@ import yaml
 from sentence_transformers import SentenceTransformer
 from transformers import HfArgumentParser
 
-from hf_contrastive import DeCLUTRConfig, SimCSEConfig
+from hf_contrastive import DeCLUTRConfig, SFTContrastiveConfig, SimCSEConfig
 from hf_contrastive.cli import DATA_KEYS
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
@@ -58,6 +58,28 @@ def test_declutr_paper_config():
                 "pooler": "avg", "dataloader_drop_last": True}
     for key, value in expected.items():
         assert getattr(args, key) == value, key
+
+
+def test_sft_contrastive_config():
+    raw, args = parse_example_config("sft_contrastive", SFTContrastiveConfig, "sft_contrastive")
+    assert raw["method"] == "sft_contrastive" and raw["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    expected = {"strategy": "mixing", "contrastive": "info_nce", "contrastive_weight": 1.0, "temperature": 0.05,
+                "head_learning_rate": 1e-3, "metric_for_best_model": "eval_accuracy", "prediction_loss_only": False}
+    for key, value in expected.items():
+        assert getattr(args, key) == value, key
+
+
+def test_sft_contrastive_example_runs(tiny_encoder_dir, sentences, tmp_path, capsys):
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(f'{{"text": "{s}", "label": "{"pet" if "cat" in s else "other"}"}}\n' for s in sentences))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"model: {tiny_encoder_dir}\ntrain_file: {train}\neval_file: {train}\n"
+                      f"output_dir: {tmp_path / 'out'}\nmax_steps: 2\nper_device_train_batch_size: 8\nuse_cpu: true\n"
+                      "report_to: none\nsave_strategy: 'no'\n")
+    load_example("sft_contrastive").main(str(config))
+    out = capsys.readouterr().out
+    assert "eval_accuracy" in out and "eval_sts-dev_spearman_cosine" in out and "sts-dev before" in out
+    assert (tmp_path / "out" / "classifier" / "config.json").is_file()
 
 
 def test_unsupervised_example_runs(tiny_encoder_dir, sentences, tmp_path, capsys):
