@@ -15,10 +15,10 @@ args = SimCSEConfig(output_dir=output_dir, max_steps=3, per_device_train_batch_s
                     pooler="cls", mlp_only_train=True, do_mlm=True, use_cpu=True, ddp_backend="gloo",
                     report_to="none", save_strategy="no", disable_tqdm=True, seed=0)
 trainer = SimCSETrainer(model=model_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
-start = {"mlp": trainer.loss.mlp[0].weight.detach().clone()}
+start = trainer.loss.mlp[0].weight.detach().clone()
 trainer.train()
 rank = int(os.environ["RANK"])
 torch.save({"world_size": trainer.args.world_size,
             "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-            "loss": trainer.loss_state_dict(), "mlp_start": start["mlp"]},
+            "loss": trainer.loss_state_dict(), "trained": ("mlp.0.weight", start)},
            os.path.join(output_dir, f"rank{rank}.pt"))

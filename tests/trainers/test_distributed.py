@@ -1,5 +1,6 @@
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -60,15 +61,18 @@ def test_trainer_syncs_exactly_the_loss_owned_parameters(tiny_encoder_dir, sente
     assert owned == expected
 
 
-def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_encoder_dir, sentences, tmp_path):
-    """torchrun, 2 CPU processes (gloo): each rank sees other data; the model (DDP) and the loss's own MLP and MLM
-    head (averaged in ContrastiveTrainer.training_step) must end identical on both ranks, and trained."""
+@pytest.mark.parametrize("worker_name", ["ddp_simcse_worker.py", "ddp_sft_worker.py"])
+def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_encoder_dir, sentences, tmp_path,
+                                                                       worker_name):
+    """torchrun, 2 CPU processes (gloo): each rank sees other data; the model (DDP) and the loss's own heads (SimCSE's
+    MLP and MLM head; SFT+contrastive's classifier, beside its frozen reference copy), averaged in
+    ContrastiveTrainer.training_step, must end identical on both ranks, and trained."""
     import os
     import subprocess
     import sys
 
     (tmp_path / "sentences.txt").write_text("\n".join(sentences))
-    worker = os.path.join(os.path.dirname(__file__), "ddp_simcse_worker.py")
+    worker = os.path.join(os.path.dirname(__file__), worker_name)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                "--master_port", str(_free_port()), worker, tiny_encoder_dir, str(tmp_path)]
@@ -81,4 +85,5 @@ def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_enco
     assert ranks[0]["loss"].keys() == ranks[1]["loss"].keys() and ranks[0]["loss"]
     for key, value in ranks[0]["loss"].items():
         assert torch.allclose(value, ranks[1]["loss"][key], atol=1e-7), key
-    assert not torch.equal(ranks[0]["loss"]["mlp.0.weight"], ranks[0]["mlp_start"]), "the MLP trained"
+    name, start = ranks[0]["trained"]
+    assert not torch.equal(ranks[0]["loss"][name], start), f"{name} trained"

@@ -1,0 +1,26 @@
+"""One rank of a 2-process SFT+contrastive run (launched by tests/trainers/test_distributed.py through torchrun,
+gloo, CPU), with unlabelled rows mixed in and the frozen reference copy. Saves what this rank ended with."""
+
+import os
+import sys
+
+import torch
+from datasets import Dataset
+
+from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer
+
+model_dir, output_dir = sys.argv[1], sys.argv[2]
+sentences = [line for line in open(os.path.join(output_dir, "sentences.txt")).read().splitlines() if line]
+args = SFTContrastiveConfig(output_dir=output_dir, max_steps=3, per_device_train_batch_size=4, learning_rate=1e-2,
+                            use_cpu=True, ddp_backend="gloo", report_to="none", save_strategy="no", disable_tqdm=True,
+                            seed=0)
+labelled = Dataset.from_dict({"text": sentences[:16], "label": [i % 3 for i in range(16)]})
+trainer = SFTContrastiveTrainer(model=model_dir, args=args, train_dataset=labelled,
+                                unlabelled_dataset=Dataset.from_dict({"text": sentences[16:]}))
+start = trainer.loss.head.linear.weight.detach().clone()
+trainer.train()
+rank = int(os.environ["RANK"])
+torch.save({"world_size": trainer.args.world_size,
+            "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
+            "loss": trainer.loss_state_dict(), "trained": ("head.linear.weight", start)},
+           os.path.join(output_dir, f"rank{rank}.pt"))
