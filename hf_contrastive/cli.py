@@ -1,4 +1,4 @@
-"""`hf-contrastive train CONFIG.yaml | eval MODEL | demo`."""
+"""`hf-contrastive train CONFIG.yaml | eval MODEL | push DIR REPO | demo`."""
 
 from __future__ import annotations
 
@@ -243,6 +243,32 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     return result
 
 
+def push_model(args: argparse.Namespace):
+    """`hf-contrastive push`: the release is written to MODEL_DIR/release (with MODEL_DIR's classifier/, if any),
+    then uploaded in one commit. The token comes from `HF_TOKEN` or `hf auth login`, never from the command line."""
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    from .hub.push import RELEASE_FOLDER, prepare_release, push_release
+    from .modeling.classifier import CLASSIFIER_FOLDER
+
+    if not os.path.isfile(os.path.join(args.model_dir, "modules.json")):
+        raise ValueError(f"{args.model_dir} is not a saved SentenceTransformer folder (no modules.json).")
+    classifier = os.path.join(args.model_dir, CLASSIFIER_FOLDER)
+
+    def copy_classifier(folder: str) -> None:
+        if os.path.isdir(classifier):
+            shutil.copytree(classifier, os.path.join(folder, CLASSIFIER_FOLDER))
+
+    folder = prepare_release(SentenceTransformer(args.model_dir), os.path.join(args.model_dir, RELEASE_FOLDER),
+                             merge=not args.adapter_only, base_model_id=args.base_model, save_extras=copy_classifier)
+    command = " ".join(["hf-contrastive push", args.model_dir, args.repo_id] + (["--adapter-only"] if args.adapter_only
+                                                                                 else []))
+    return push_release(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
+                        commit_message=args.commit_message, retry_hint=command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-contrastive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="Extra STS file(s) (TSV/CSV/JSONL with sentence1, sentence2, score).")
     evaluate.add_argument("--splits", nargs="*", default=["dev", "test"], choices=["dev", "test"],
                           help="STS-B splits to evaluate (shipped with the package).")
+    push = commands.add_parser("push", help="Release a saved model to the Hub (LoRA merged unless --adapter-only).")
+    push.add_argument("model_dir", help="A saved model folder (e.g. a trainer's output_dir).")
+    push.add_argument("repo_id", help="Hub repository, e.g. user/my-model.")
+    push.add_argument("--adapter-only", action="store_true", help="Publish LoRA adapters instead of merged weights.")
+    push.add_argument("--base-model", help="Hub id of the base model (adapter-only release of a local base).")
+    push.add_argument("--private", action="store_true", help="Create the repository as private.")
+    push.add_argument("--revision", help="Branch to push to (created if missing).")
+    push.add_argument("--create-pr", action="store_true", help="Open a pull request instead of pushing to a branch.")
+    push.add_argument("--commit-message", default="Release", help="Message of the commit.")
     demo = commands.add_parser("demo", help="A few minutes of unsupervised SimCSE on all-MiniLM-L6-v2, offline.")
     demo.add_argument("--output-dir", default="hf-contrastive-demo")
     demo.add_argument("--max-steps", type=int, default=50)
@@ -282,11 +317,14 @@ def main(argv: list[str] | None = None) -> int:
             datasets |= {os.path.basename(p): Dataset.from_dict(read_sts_file(p)) for p in args.sts_file}
             scores = evaluate_sts(SentenceTransformer(args.model), datasets)
             print_scores(f"{args.model}: Spearman (cosine) x 100", {"spearman": scores})
+        elif args.command == "push":
+            commit = push_model(args)
+            print(f"Pushed {args.model_dir} to {args.repo_id}: {commit.pr_url or commit.commit_url}")
         else:
             if args.max_steps < 1 or args.batch_size < 2:
                 raise ValueError("`--max-steps` must be >= 1 and `--batch-size` >= 2 (in-batch negatives).")
             run_demo(args.output_dir, args.max_steps, args.batch_size, args.eval_pairs)
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, ValueError, OSError, RuntimeError) as error:  # PushError is a RuntimeError
         print(f"hf-contrastive {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -32,3 +32,27 @@ def add_lora(model: SentenceTransformer, peft_config: Any) -> SentenceTransforme
         raise ValueError("LoRA needs a transformers model as the SentenceTransformer's first module.")
     model.add_adapter(peft_config)
     return model
+
+
+def has_lora(model: SentenceTransformer) -> bool:
+    """Whether the model's transformer carries peft adapters."""
+    return bool(getattr(model.transformers_model, "_hf_peft_config_loaded", False))
+
+
+def merged_copy(model: SentenceTransformer) -> SentenceTransformer:
+    """A copy of `model` with its LoRA adapters merged into the base weights and no trace of peft left: saved, it is a
+    standalone model (`model.safetensors`, no `adapter_config.json`) that loads without peft. `model` is unchanged."""
+    import copy
+
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    merged = copy.deepcopy(model)
+    transformer = merged.transformers_model
+    for name, module in list(transformer.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            module.merge(safe_merge=True)  # raises on non-finite merged weights
+            parent_name, _, child = name.rpartition(".")
+            setattr(transformer.get_submodule(parent_name), child, module.get_base_layer())
+    transformer._hf_peft_config_loaded = False
+    transformer.__dict__.pop("peft_config", None)
+    return merged

@@ -11,6 +11,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
+from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.lora import add_lora, lora_config_from_args
@@ -35,7 +36,9 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
       process 0's values and averages their gradients across processes (DDP itself only covers the model);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
       that only the adapters (and modules outside the transformer) train;
-    - tags the model card with `_tag_names`.
+    - tags the model card with `_tag_names`;
+    - `push_to_hub` publishes a release: written in full to `output_dir/release` first (LoRA merged by default, or
+      adapters only), then uploaded in one commit.
     """
 
     _tag_names: list[str] = ["hf-contrastive"]
@@ -194,3 +197,31 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 unexpected = loss.load_state_dict(own, strict=False).unexpected_keys
                 if unexpected:
                     raise ValueError(f"{path} holds tensors the loss does not have: {unexpected}.")
+
+    def save_extras(self, folder: str) -> None:
+        """Write what a saved model needs beside the SentenceTransformer (e.g. a classification head); none here."""
+
+    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
+                    token: str | None = None, revision: str | None = None, *, repo_id: str | None = None,
+                    merge: bool = True, base_model_id: str | None = None, private: bool | None = None,
+                    create_pr: bool = False, **kwargs: Any) -> Any:
+        """Release the trained model to the Hub.
+
+        The release is written in full to `output_dir/release` (see `hf_contrastive.hub.prepare_release`): with LoRA,
+        `merge=True` (default) merges the adapters into a standalone model and `merge=False` publishes the adapters,
+        pointing at `base_model_id`. Then it is uploaded in one commit to `repo_id` (default `args.hub_model_id`, else
+        the output folder's name under your user), to `revision` (a branch, created if missing) or as a pull request
+        (`create_pr`), private if `private` (default `args.hub_private_repo`). The token (`token`, `args.hub_token`,
+        or the one huggingface_hub finds) is only sent to the Hub. Returns huggingface_hub's `CommitInfo`; a failed
+        upload raises `PushError` and leaves the release folder complete. Only the main process pushes.
+        """
+        if not self.is_world_process_zero():
+            return None
+        folder = prepare_release(self.model, os.path.join(self.args.output_dir, RELEASE_FOLDER), merge=merge,
+                                 base_model_id=base_model_id, save_extras=self.save_extras)
+        repo_id = repo_id or self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+        return push_release(folder, repo_id, token=token or self.args.hub_token,
+                            private=bool(self.args.hub_private_repo) if private is None else private,
+                            revision=revision or self.args.hub_revision, create_pr=create_pr,
+                            commit_message=commit_message or "End of training",
+                            retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})")

@@ -115,5 +115,9 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         """The SentenceTransformer, and the classification head in `classifier/`."""
         super()._save(output_dir, state_dict)
+        self.save_extras(output_dir or self.args.output_dir)
+
+    def save_extras(self, folder: str) -> None:
+        """The classification head in `folder/classifier/` (also in releases)."""
         if isinstance(self.loss, SFTContrastiveLoss):
-            self.loss.head.save_pretrained(os.path.join(output_dir or self.args.output_dir, CLASSIFIER_FOLDER))
+            self.loss.head.save_pretrained(os.path.join(folder, CLASSIFIER_FOLDER))

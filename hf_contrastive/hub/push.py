@@ -1,0 +1,125 @@
+"""A release is a local folder written in full before anything is uploaded, then pushed to the Hub in one commit.
+
+`prepare_release` writes the model as a standalone SentenceTransformer (LoRA adapters merged into the weights) or,
+with `merge=False`, as adapters whose `adapter_config.json` names the base model's Hub id; `push_release` creates the
+repo and uploads the folder in a single commit. A failed upload leaves the folder complete; pushing again uploads only
+what the Hub does not have yet. No token is ever written into the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from ..modeling.lora import has_lora, merged_copy
+
+RELEASE_FOLDER = "release"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+class PushError(RuntimeError):
+    """An upload to the Hub failed; the message says what to retry."""
+
+
+def _is_local_path(name: str | None) -> bool:
+    return bool(name) and (os.path.isabs(name) or os.path.exists(name) or name.startswith("."))
+
+
+def _adapter_card_note(base_model_id: str) -> str:
+    return (f"> **LoRA adapters.** This repository holds LoRA adapters (`adapter_model.safetensors`) for "
+            f"[`{base_model_id}`](https://huggingface.co/{base_model_id}). Loading it needs peft "
+            "(`pip install peft`): `SentenceTransformer` downloads the base model and applies the adapters.\n\n")
+
+
+def _note_adapters_in_card(folder: str, base_model_id: str) -> None:
+    """Put the adapter note at the top of the card's body (after its YAML metadata)."""
+    path = os.path.join(folder, "README.md")
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as file:
+        card = file.read()
+    head, body = "", card
+    if card.startswith("---\n") and "\n---\n" in card[4:]:
+        end = card.index("\n---\n", 4) + len("\n---\n")
+        head, body = card[:end], card[end:]
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(f"{head}\n{_adapter_card_note(base_model_id)}{body.lstrip()}")
+
+
+def _point_adapters_at(folder: str, base_model_id: str | None) -> str:
+    """Set `base_model_name_or_path` in the saved `adapter_config.json` to a Hub id (never a local path)."""
+    path = os.path.join(folder, ADAPTER_CONFIG)
+    with open(path, encoding="utf-8") as file:
+        config = json.load(file)
+    recorded = config.get("base_model_name_or_path")
+    base_model_id = base_model_id or recorded
+    if not base_model_id or _is_local_path(base_model_id):
+        raise ValueError(f"An adapter-only release must name its base model by Hub id, but the adapters were trained "
+                         f"on {recorded!r}: pass `base_model_id='org/name'` (or release merged, `merge=True`).")
+    config["base_model_name_or_path"] = base_model_id
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(config, file, indent=2)
+    return base_model_id
+
+
+def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_id: str | None = None,
+                    save_extras: Callable[[str], None] | None = None) -> str:
+    """Write a complete release of `model` (a SentenceTransformer) to `folder`, replacing an earlier release there.
+
+    Args:
+        model: the trained SentenceTransformer (with or without LoRA adapters).
+        folder: where the release goes (written beside as `folder.tmp`, then moved into place, so `folder` is never
+            half-written).
+        merge: with LoRA adapters, `True` merges them into the weights (a standalone model, no peft needed to load);
+            `False` releases the adapters only, with `adapter_config.json` naming `base_model_id`.
+        base_model_id: the Hub id of the base model, required for an adapter-only release of a model trained from a
+            local path.
+        save_extras: called with the folder to add files, e.g. a classification head.
+
+    Returns:
+        `folder`.
+    """
+    staging = folder.rstrip("/\\") + ".tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    adapters = has_lora(model)
+    try:
+        (merged_copy(model) if adapters and merge else model).save(staging)
+        if adapters and not merge:
+            _note_adapters_in_card(staging, _point_adapters_at(staging, base_model_id))
+        if save_extras is not None:
+            save_extras(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # an earlier release in `folder` stays as it was
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+    return folder
+
+
+def push_release(folder: str, repo_id: str, *, token: str | None = None, private: bool = False,
+                 revision: str | None = None, create_pr: bool = False, commit_message: str = "Release",
+                 retry_hint: str | None = None) -> Any:
+    """Create `repo_id` (if needed) and upload `folder` in one commit, to `revision` (a branch, created if missing)
+    or as a pull request. Returns huggingface_hub's `CommitInfo` (`commit_url`, `pr_url`).
+
+    Raises `PushError` naming the folder and what to run again when the Hub call fails; the folder is untouched.
+    """
+    from huggingface_hub import HfApi
+
+    if not os.path.isfile(os.path.join(folder, "modules.json")):
+        raise ValueError(f"{folder} is not a SentenceTransformer release (no modules.json).")
+    api = HfApi(token=token)
+    try:
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        if revision is not None:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        return api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision, create_pr=create_pr,
+                                 commit_message=commit_message)
+    except Exception as error:  # network, HTTP and Hub errors alike: the local release stays as it is
+        again = retry_hint or f"push_release({folder!r}, {repo_id!r})"
+        raise PushError(f"Uploading the release in {folder} to {repo_id} failed: {type(error).__name__}: {error}. "
+                        f"The release folder is complete and unchanged; run `{again}` again to retry (files "
+                        "already on the Hub are not uploaded twice).") from error

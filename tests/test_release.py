@@ -1,0 +1,149 @@
+"""Hub releases against the local Hub-protocol server (tests/hubserver.py): push with the trainers and the CLI, then
+download with a fresh cache and compare embeddings. Clients run in subprocesses (huggingface_hub reads HF_ENDPOINT
+at import; this process is offline)."""
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.hubserver import DEFAULT_TOKEN, LocalHub, run_client
+from tests.test_hubserver import assert_clean
+
+pytest.importorskip("peft")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture()
+def hub(tmp_path):
+    with LocalHub(root=tmp_path / "hub") as hub:
+        yield hub
+
+
+def client(hub, home, code, **kwargs):
+    prelude = f"import sys, json, numpy as np\nsys.path.insert(0, {ROOT!r})\n"
+    proc = run_client(hub, prelude + textwrap.dedent(code), home, timeout=300, **kwargs)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(hub, tmp_path, sentences):
+    work = tmp_path / "work"
+    pushed = client(hub, tmp_path / "home-push", f"""
+        from datasets import Dataset
+        from huggingface_hub import HfApi
+        from peft import LoraConfig, TaskType
+        from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer, SimCSEConfig, SimCSETrainer
+        from tests.conftest import build_tiny_encoder, SENTENCES
+
+        work = {str(work)!r}
+        base = build_tiny_encoder(work + "/tiny-base")
+        HfApi().create_repo("user/tiny-base")
+        HfApi().upload_folder(repo_id="user/tiny-base", folder_path=base)   # the adapters' base, on the Hub
+        common = dict(use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, max_steps=2,
+                      per_device_train_batch_size=8, learning_rate=1e-2)
+        lora = LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=4, lora_alpha=8, target_modules=["query", "value"])
+        simcse = SimCSETrainer(model=base, args=SimCSEConfig(output_dir=work + "/simcse", pooler="avg", **common),
+                               peft_config=lora, train_dataset=Dataset.from_dict({{"text": SENTENCES}}))
+        simcse.train()
+        merged = simcse.push_to_hub(repo_id="user/simcse-merged")
+        adapters = simcse.push_to_hub(repo_id="user/simcse-lora", merge=False, base_model_id="user/tiny-base",
+                                      private=True)
+        labelled = Dataset.from_dict({{"text": SENTENCES, "label": [i % 2 for i in range(len(SENTENCES))]}})
+        sft = SFTContrastiveTrainer(model=base, args=SFTContrastiveConfig(output_dir=work + "/sft", **common),
+                                    train_dataset=labelled)
+        sft.train()
+        pr = sft.push_to_hub(repo_id="user/sft", create_pr=True)
+        for trainer in (simcse, sft):
+            trainer.model.eval()
+        np.save(work + "/simcse.npy", simcse.model.encode(SENTENCES))
+        np.save(work + "/sft.npy", sft.model.encode(SENTENCES))
+        print(json.dumps({{"merged": merged.commit_url, "pr": pr.pr_url}}))
+    """)
+    assert pushed["pr"].endswith("/discussions/1")
+    assert set(hub.files("user/simcse-merged")) >= {"model.safetensors", "modules.json", "README.md"}
+    assert not any("adapter" in name for name in hub.files("user/simcse-merged"))
+    adapter_files = hub.files("user/simcse-lora")
+    assert "model.safetensors" not in adapter_files
+    assert json.loads(adapter_files["adapter_config.json"])["base_model_name_or_path"] == "user/tiny-base"
+    assert "pip install peft" in adapter_files["README.md"].decode()
+    assert "classifier/model.safetensors" in hub.files("user/sft", rev="refs/pr/1")
+    assert hub.files("user/sft") .keys() == {".gitattributes"}  # the PR did not touch main
+
+    loaded = client(hub, tmp_path / "home-load", f"""
+        from sentence_transformers import SentenceTransformer
+        from hf_contrastive import EmbeddingClassifier
+        from tests.conftest import SENTENCES
+
+        work = {str(work)!r}
+        merged = SentenceTransformer("user/simcse-merged")
+        np.save(work + "/merged.npy", merged.encode(SENTENCES))
+        np.save(work + "/lora.npy", SentenceTransformer("user/simcse-lora").encode(SENTENCES))
+        classifier = EmbeddingClassifier.from_pretrained("user/sft", revision="refs/pr/1")
+        np.save(work + "/sft-hub.npy", classifier.model.encode(SENTENCES))
+        print(json.dumps({{"merged_has_adapters": bool(getattr(merged.transformers_model,
+                                                                  "_hf_peft_config_loaded", False)),
+                          "labels": classifier.predict(SENTENCES[:3])}}))
+    """)
+    assert loaded["merged_has_adapters"] is False and len(loaded["labels"]) == 3
+    expected = np.load(work / "simcse.npy")
+    np.testing.assert_allclose(np.load(work / "merged.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(np.load(work / "lora.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(np.load(work / "sft-hub.npy"), np.load(work / "sft.npy"), atol=1e-6)
+    assert_clean(hub, tmp_path / "home-push", tmp_path / "home-load", work)
+
+
+def test_cli_push_survives_a_failed_commit_and_retries_without_duplicates(hub, tmp_path, tiny_encoder_dir):
+    from hf_contrastive.modeling import build_sentence_transformer
+
+    model_dir = tmp_path / "model"
+    build_sentence_transformer(tiny_encoder_dir, pooler="avg").save(str(model_dir))
+    hub.fail_next("POST", r"/api/models/user/cli/commit/", status=500)
+    result = client(hub, tmp_path / "home", f"""
+        from hf_contrastive.cli import main
+        codes = [main(["push", {str(model_dir)!r}, "user/cli"]), main(["push", {str(model_dir)!r}, "user/cli"]),
+                 main(["push", {str(model_dir)!r}, "user/cli", "--revision", "dev"])]
+        print(json.dumps({{"codes": codes}}))
+    """)
+    assert result["codes"] == [2, 0, 0]
+    assert hub.injected, "the fault fired"
+    release = model_dir / "release"
+    local = {str(p.relative_to(release)): p.read_bytes() for p in release.rglob("*") if p.is_file()}
+    assert {"modules.json", "model.safetensors", "README.md", "1_Pooling/config.json"} <= set(local)
+    remote = hub.files("user/cli")
+    assert {k: v for k, v in remote.items() if k != ".gitattributes"} == local  # every file once, byte for byte
+    assert hub.files("user/cli", rev="dev") == remote
+    commits = [r for r in hub.requests if r.method == "POST" and "/commit/" in r.path]
+    assert [r.status for r in commits] == [500, 200]  # the push to `dev` found nothing new: no empty commit
+    assert not (model_dir / "release.tmp").exists()
+    assert_clean(hub, tmp_path / "home", model_dir)
+
+
+def test_failed_push_message_says_what_to_retry(hub, tmp_path, tiny_encoder_dir):
+    from hf_contrastive.modeling import build_sentence_transformer
+
+    model_dir = tmp_path / "model"
+    build_sentence_transformer(tiny_encoder_dir, pooler="avg").save(str(model_dir))
+    proc = run_client(hub, f"from hf_contrastive.cli import main; raise SystemExit(main(['push', {str(model_dir)!r}, "
+                           "'user/x']))", tmp_path / "home", check=False, token="hf_wrong_token", timeout=300)
+    assert proc.returncode == 2
+    assert "The release folder is complete and unchanged" in proc.stderr
+    assert f"hf-contrastive push {model_dir} user/x" in proc.stderr and "hf_wrong_token" not in proc.stderr
+    assert (model_dir / "release" / "model.safetensors").is_file()
+
+
+def test_adapter_only_release_of_a_local_base_needs_a_hub_id(tiny_encoder_dir, tmp_path, sentences):
+    from peft import LoraConfig, TaskType
+
+    from hf_contrastive.hub import prepare_release
+    from hf_contrastive.modeling import build_sentence_transformer
+
+    model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+    model.add_adapter(LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=2, target_modules=["query"]))
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release" / "old.txt").write_text("an earlier release")
+    with pytest.raises(ValueError, match="must name its base model by Hub id"):
+        prepare_release(model, str(tmp_path / "release"), merge=False)
+    assert (tmp_path / "release" / "old.txt").read_text() == "an earlier release", "nothing lost on error"
