@@ -93,6 +93,11 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     np.testing.assert_allclose(np.load(work / "lora.npy"), expected, atol=1e-5)
     np.testing.assert_allclose(np.load(work / "sft-hub.npy"), np.load(work / "sft.npy"), atol=1e-6)
     assert_clean(hub, tmp_path / "home-push", tmp_path / "home-load", work)
+    repos = {"user/tiny-base", "user/simcse-merged", "user/simcse-lora", "user/sft"}
+    asked = {"/".join(r.path.split("/")[3:5]) for r in hub.requests if r.path.startswith("/api/models/")}
+    assert asked <= repos, f"requests about other repos (a local path leaking?): {asked - repos}"
+    assert hub.repos[("model", "user/simcse-lora")].private and not hub.repos[("model", "user/simcse-merged")].private
+    assert len(hub.repos[("model", "user/simcse-merged")].commits) == 2, "the initial commit and one release commit"
 
 
 def test_cli_push_survives_a_failed_commit_and_retries_without_duplicates(hub, tmp_path, tiny_encoder_dir):

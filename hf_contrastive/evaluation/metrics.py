@@ -3,40 +3,46 @@ from the Hub (`evaluate.load("spearmanr")` downloads a script and fails offline)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import datasets
 import evaluate
 import numpy as np
 from scipy import stats
 
 
-class _Correlation(evaluate.Metric):
-    """A correlation coefficient between predicted and gold scores, returned as `{key: value}`."""
+class _Score(evaluate.Metric):
+    """A score of predictions against references, returned as `{key: value}`; subclasses give `score`."""
 
     key: str
     description: str
-    coefficient: Callable
+    dtype: str  # of the predictions and references
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
             description=self.description,
             citation="",
-            inputs_description="predictions (list of float): predicted scores; references (list of float): gold.",
-            features=datasets.Features({"predictions": datasets.Value("float64"),
-                                        "references": datasets.Value("float64")}),
+            inputs_description=f"predictions (list of {self.dtype}); references (list of {self.dtype}): the gold.",
+            features=datasets.Features({"predictions": datasets.Value(self.dtype),
+                                        "references": datasets.Value(self.dtype)}),
         )
 
     def _compute(self, predictions, references) -> dict[str, float]:
-        return {self.key: float(self.coefficient(references, predictions)[0])}
+        return {self.key: float(self.score(np.asarray(predictions), np.asarray(references)))}
 
 
-class Spearmanr(_Correlation):
-    key, description, coefficient = "spearmanr", "Spearman rank-order correlation.", staticmethod(stats.spearmanr)
+class Spearmanr(_Score):
+    key, description, dtype = "spearmanr", "Spearman rank-order correlation.", "float64"
+
+    @staticmethod
+    def score(predictions: np.ndarray, references: np.ndarray) -> float:
+        return stats.spearmanr(references, predictions)[0]
 
 
-class Pearsonr(_Correlation):
-    key, description, coefficient = "pearsonr", "Pearson correlation.", staticmethod(stats.pearsonr)
+class Pearsonr(_Score):
+    key, description, dtype = "pearsonr", "Pearson correlation.", "float64"
+
+    @staticmethod
+    def score(predictions: np.ndarray, references: np.ndarray) -> float:
+        return stats.pearsonr(references, predictions)[0]
 
 
 def correlations(predictions, references) -> dict[str, float]:
@@ -46,36 +52,18 @@ def correlations(predictions, references) -> dict[str, float]:
     return {"pearson": pearson["pearsonr"], "spearman": spearman["spearmanr"]}
 
 
-class _Classification(evaluate.Metric):
-    """A score of predicted against gold class ids, returned as `{key: value}`."""
-
-    key: str
-    description: str
-
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=self.description,
-            citation="",
-            inputs_description="predictions (list of int): predicted class ids; references (list of int): gold.",
-            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
-        )
-
-    def _compute(self, predictions, references) -> dict[str, float]:
-        return {self.key: float(self.score(np.asarray(predictions), np.asarray(references)))}
-
-
-class Accuracy(_Classification):
-    key, description = "accuracy", "Share of predictions equal to the gold class."
+class Accuracy(_Score):
+    key, description, dtype = "accuracy", "Share of predictions equal to the gold class.", "int64"
 
     @staticmethod
     def score(predictions: np.ndarray, references: np.ndarray) -> float:
         return (predictions == references).mean()
 
 
-class MacroF1(_Classification):
+class MacroF1(_Score):
     """F1 per gold or predicted class, averaged with equal weights (scikit-learn's `f1_score(average="macro")`)."""
 
-    key, description = "f1", "Macro-averaged F1 over the classes."
+    key, description, dtype = "f1", "Macro-averaged F1 over the classes.", "int64"
 
     @staticmethod
     def score(predictions: np.ndarray, references: np.ndarray) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..modeling.lora import has_lora, merged_copy
+from .card_data import keep_local_paths_private
 
 RELEASE_FOLDER = "release"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -85,6 +86,7 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
     staging = folder.rstrip("/\\") + ".tmp"
     shutil.rmtree(staging, ignore_errors=True)
     adapters = has_lora(model)
+    keep_local_paths_private(model)
     try:
         (merged_copy(model) if adapters and merge else model).save(staging)
         if adapters and not merge:

@@ -11,6 +11,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
+from ..hub.card_data import keep_local_paths_private
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
@@ -102,6 +103,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             **kwargs,
         )
         self.model.model_card_data.add_tags(list(self._tag_names))
+        keep_local_paths_private(self.model)
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""

@@ -157,3 +157,20 @@ def test_sft_reference_forward_keeps_the_training_mode_and_adapters(tiny_encoder
     model.train()
     FrozenReference(model)(model, [dict(model.preprocess(sentences[:4]))])
     assert model.training and model.active_adapters() == ["default"]
+
+
+def test_sft_under_lora_trains_only_adapters_and_the_head(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer
+
+    data = Dataset.from_dict({"text": sentences, "label": [i % 2 for i in range(len(sentences))]})
+    args = SFTContrastiveConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=8,
+                                learning_rate=1e-2, **quiet_args)
+    trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, peft_config=lora(), train_dataset=data)
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable), trainable
+    model_before, head_before = snapshot(trainer.model), snapshot(trainer.loss.head)
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    for name, before in model_before.items():
+        assert (not torch.equal(before, after[name])) == (name in trainable), name
+    assert all(not torch.equal(p, dict(trainer.loss.head.named_parameters())[n]) for n, p in head_before.items())
