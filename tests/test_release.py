@@ -42,13 +42,17 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
         base = build_tiny_encoder(work + "/tiny-base")
         HfApi().create_repo("user/tiny-base")
         HfApi().upload_folder(repo_id="user/tiny-base", folder_path=base)   # the adapters' base, on the Hub
-        common = dict(use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, max_steps=2,
+        common = dict(use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True, max_steps=2, logging_steps=1,
                       per_device_train_batch_size=8, learning_rate=1e-2)
         lora = LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=4, lora_alpha=8, target_modules=["query", "value"])
         simcse = SimCSETrainer(model=base, args=SimCSEConfig(output_dir=work + "/simcse", pooler="avg", **common),
                                peft_config=lora, train_dataset=Dataset.from_dict({{"text": SENTENCES}}))
         simcse.train()
-        merged = simcse.push_to_hub(repo_id="user/simcse-merged")
+        from huggingface_hub import EvalResult
+        stsb = EvalResult(task_type="sentence-similarity", dataset_type="mteb/stsbenchmark-sts",
+                          dataset_name="STSBenchmark", dataset_split="test", metric_type="spearman_cosine",
+                          metric_value=12.5)
+        merged = simcse.push_to_hub(repo_id="user/simcse-merged", evaluation=[stsb])
         adapters = simcse.push_to_hub(repo_id="user/simcse-lora", merge=False, base_model_id="user/tiny-base",
                                       private=True)
         labelled = Dataset.from_dict({{"text": SENTENCES, "label": [i % 2 for i in range(len(SENTENCES))]}})
@@ -64,11 +68,17 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     """)
     assert pushed["pr"].endswith("/discussions/1")
     assert set(hub.files("user/simcse-merged")) >= {"model.safetensors", "modules.json", "README.md"}
-    assert not any("adapter" in name for name in hub.files("user/simcse-merged"))
+    merged_files = hub.files("user/simcse-merged")
+    assert not any("adapter" in name for name in merged_files)
+    assert {".eval_results/STSBenchmark.yaml", "training_curve.png", "card_data.json"} <= set(merged_files)
+    merged_card = merged_files["README.md"].decode()
+    assert "# user/simcse-merged" in merged_card and "| 12.50 |" in merged_card and "merged into the weights" in merged_card
     adapter_files = hub.files("user/simcse-lora")
     assert "model.safetensors" not in adapter_files
     assert json.loads(adapter_files["adapter_config.json"])["base_model_name_or_path"] == "user/tiny-base"
     assert "pip install peft" in adapter_files["README.md"].decode()
+    assert "This release holds the adapters only" in adapter_files["README.md"].decode()
+    assert "base_model: user/tiny-base" in adapter_files["README.md"].decode()
     assert "classifier/model.safetensors" in hub.files("user/sft", rev="refs/pr/1")
     assert hub.files("user/sft") .keys() == {".gitattributes"}  # the PR did not touch main
 
@@ -100,11 +110,17 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     assert len(hub.repos[("model", "user/simcse-merged")].commits) == 2, "the initial commit and one release commit"
 
 
-def test_cli_push_survives_a_failed_commit_and_retries_without_duplicates(hub, tmp_path, tiny_encoder_dir):
-    from hf_contrastive.modeling import build_sentence_transformer
+def test_cli_push_survives_a_failed_commit_and_retries_without_duplicates(hub, tmp_path, tiny_encoder_dir, sentences,
+                                                                           quiet_args):
+    from datasets import Dataset
+
+    from hf_contrastive import SimCSEConfig, SimCSETrainer
 
     model_dir = tmp_path / "model"
-    build_sentence_transformer(tiny_encoder_dir, pooler="avg").save(str(model_dir))
+    args = SimCSEConfig(output_dir=str(model_dir), max_steps=1, per_device_train_batch_size=8, **quiet_args)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    trainer.train()
+    trainer.save_model()  # with the run's card and card_data.json
     hub.fail_next("POST", r"/api/models/user/cli/commit/", status=500)
     result = client(hub, tmp_path / "home", f"""
         from hf_contrastive.cli import main
@@ -120,6 +136,7 @@ def test_cli_push_survives_a_failed_commit_and_retries_without_duplicates(hub, t
     remote = hub.files("user/cli")
     assert {k: v for k, v in remote.items() if k != ".gitattributes"} == local  # every file once, byte for byte
     assert hub.files("user/cli", rev="dev") == remote
+    assert "# user/cli" in local["README.md"].decode() and "**SimCSE**" in local["README.md"].decode()
     commits = [r for r in hub.requests if r.method == "POST" and "/commit/" in r.path]
     assert [r.status for r in commits] == [500, 200]  # the push to `dev` found nothing new: no empty commit
     assert not (model_dir / "release.tmp").exists()

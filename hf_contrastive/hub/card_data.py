@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,3 +17,170 @@ def keep_local_paths_private(model: Any) -> None:
     name = getattr(getattr(transformer, "config", None), "_name_or_path", "") or ""
     if card is not None and not card.base_model and name and os.path.exists(name):
         card.first_save = False  # the guess runs only on a first save (SentenceTransformerModelCardData.to_dict)
+
+
+LIBRARY_CITATION = """@software{hf_contrastive,
+    title = {hf_contrastive: contrastive fine-tuning of text-embedding models for the Hugging Face stack},
+    year = {2026},
+    note = {SimCSE, DeCLUTR and SFT+contrastive as transformers.Trainer subclasses and sentence-transformers losses}
+}"""
+RUN_METRICS = ("runtime", "samples_per_second", "steps_per_second", "epoch", "step")
+
+
+@dataclass
+class CardData:
+    """Everything a release's model card says; each optional part left empty is left out of the card."""
+
+    model_name: str
+    method: str  # e.g. "SimCSE"
+    base_model: str | None = None
+    model_id: str | None = None
+    paper: dict[str, str] = field(default_factory=dict)  # title, id (arXiv)
+    objective: dict[str, Any] = field(default_factory=dict)
+    architecture: str = ""
+    embedding_dimension: int | None = None
+    max_seq_length: int | None = None
+    similarity: str | None = None
+    training_data: list[dict[str, Any]] = field(default_factory=list)  # name, rows, columns
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    eval_results: list[Any] = field(default_factory=list)  # huggingface_hub.EvalResult
+    aggregation: str | None = None
+    base_scores: dict[str, float] = field(default_factory=dict)  # dataset name -> the base model's value
+    training_metrics: dict[str, float] = field(default_factory=dict)  # last evaluation during training
+    start_metrics: dict[str, float] = field(default_factory=dict)  # evaluation at step 0, when run
+    curve: dict[str, Any] | None = None  # file, steps, loss (first, last) or None, metric (name, first, last) or None
+    lora: dict[str, Any] | None = None
+    release: str = "merged"  # or "adapters"
+    classifier: dict[int, str] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    citations: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    license: str | None = None
+    language: list[str] = field(default_factory=list)
+
+
+def architecture(model: Any) -> str:
+    """`Transformer → Pooling (mean) → Dense (384 → 384, Tanh)`-style summary of a SentenceTransformer's modules."""
+    parts = []
+    for module in model:
+        config = module.get_config_dict() if hasattr(module, "get_config_dict") else {}
+        name = type(module).__name__
+        if "pooling_mode" in config:
+            name += f" ({config['pooling_mode']})"
+        elif "out_features" in config:
+            activation = str(config.get("activation_function", "")).rsplit(".", 1)[-1]
+            name += f" ({config['in_features']} → {config['out_features']}{', ' + activation if activation else ''})"
+        elif "layer_start" in config:
+            name += f" (layers {config['layer_start']}..{config['num_hidden_layers']})"
+        parts.append(name)
+    return " → ".join(parts)
+
+
+def framework_versions(with_peft: bool) -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["hf_contrastive", "sentence-transformers", "transformers", "torch", "datasets", "accelerate"]
+    found = {"Python": platform.python_version()}
+    for name in names + (["peft"] if with_peft else []):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def lora_details(model: Any) -> dict[str, Any] | None:
+    """Rank, alpha, dropout, target modules and trainable-parameter share of a model's LoRA adapters."""
+    transformer = getattr(model, "transformers_model", None)
+    configs = getattr(transformer, "peft_config", None) or {}
+    if not getattr(transformer, "_hf_peft_config_loaded", False) or not configs:
+        return None
+    config = next(iter(configs.values()))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    targets = config.target_modules
+    return {"r": config.r, "alpha": config.lora_alpha, "dropout": config.lora_dropout,
+            "target_modules": sorted(targets) if isinstance(targets, (set, list, tuple)) else targets,
+            "trainable": trainable, "total": total}
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()
+            if k.startswith("eval_") and isinstance(v, (int, float)) and not k.endswith(RUN_METRICS)}
+
+
+def history_summary(log_history: list[dict[str, Any]], metric: str | None) -> tuple[dict, dict, dict | None, list]:
+    """From a Trainer's `log_history`: the evaluation metrics at step 0 (if evaluated there) and at the last
+    evaluation, and the curve: `(start, last, curve_info, [loss points, metric points])`."""
+    evaluations = [entry for entry in log_history if any(k.startswith("eval_") for k in entry)]
+    start = _numbers(evaluations[0]) if evaluations and evaluations[0].get("step") == 0 else {}
+    last = _numbers(evaluations[-1]) if evaluations else {}
+    losses = [(entry["step"], float(entry["loss"])) for entry in log_history if "loss" in entry and "step" in entry]
+    if metric is None:
+        metric = next((k for k in last if k.endswith(("spearman_cosine", "accuracy"))), None)
+    points = [(e["step"], float(e[metric])) for e in evaluations if metric and metric in e and "step" in e]
+    if not losses and not points:
+        return start, last, None, []
+    info = {"file": "training_curve.png", "steps": max(x for x, _ in losses + points),
+            "loss": (losses[0][1], losses[-1][1]) if losses else None,
+            "metric": (metric, points[0][1], points[-1][1]) if points else None}
+    return start, last, info, [losses, points]
+
+
+def training_data(dataset: Any) -> list[dict[str, Any]]:
+    """Name, rows and columns of each training set (a DatasetDict's parts each)."""
+    if dataset is None:
+        return []
+    parts = dataset.items() if hasattr(dataset, "keys") and not hasattr(dataset, "column_names") else [(None, dataset)]
+    described = []
+    for part, data in parts:
+        info = getattr(data, "info", None)
+        name = getattr(info, "dataset_name", None) or getattr(info, "builder_name", None)
+        described.append({"name": part or name or "local data", "rows": len(data) if hasattr(data, "__len__") else None,
+                          "columns": list(getattr(data, "column_names", None) or [])})
+    return described
+
+
+def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: str | None = None,
+                           eval_results: list | None = None, aggregation: str | None = None) -> CardData:
+    """Gather the card of a trained hf_contrastive trainer's model (and of its release as `merged` or `adapters`)."""
+    model, args = trainer.model, trainer.args
+    loss = trainer.loss if not isinstance(trainer.loss, dict) else None
+    method = {"simcse": "SimCSE", "declutr": "DeCLUTR", "sft-contrastive": "SFT+contrastive"}.get(
+        trainer._tag_names[-1], type(trainer).__name__)
+    card = model.model_card_data
+    base_model = card.base_model or _hub_id(getattr(getattr(model.transformers_model, "config", None),
+                                                    "_name_or_path", None))
+    start, last, curve, _ = history_summary(trainer.state.log_history, args.metric_for_best_model)
+    lora = lora_details(model)
+    citations = [c for c in [getattr(loss, "citation", None), LIBRARY_CITATION] if c]
+    head = getattr(loss, "head", None)
+    return CardData(
+        model_name=model_id or f"{method} fine-tune of {base_model or 'a text encoder'}",
+        method=method, base_model=base_model, model_id=model_id, paper=dict(trainer._paper),
+        objective=dict(loss.get_config_dict()) if hasattr(loss, "get_config_dict") else {},
+        architecture=architecture(model), embedding_dimension=model.get_embedding_dimension(),
+        max_seq_length=model.max_seq_length, similarity=model.similarity_fn_name,
+        training_data=training_data(trainer.train_dataset),
+        hyperparameters={"learning_rate": args.learning_rate, "per_device_train_batch_size":
+                         args.per_device_train_batch_size, "steps": trainer.state.global_step,
+                         "epochs": round(float(trainer.state.epoch or 0), 2), "warmup_steps": args.warmup_steps,
+                         "weight_decay": args.weight_decay, "seed": args.seed, "world_size": args.world_size,
+                         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+                         "max_seq_length (training)": getattr(args, "max_seq_length", None)},
+        eval_results=list(eval_results or []), aggregation=aggregation, training_metrics=last, start_metrics=start,
+        curve=curve, lora=lora, release=release if lora else "merged",
+        classifier=dict(head.id2label) if head is not None and hasattr(head, "id2label") else None,
+        versions=framework_versions(with_peft=lora is not None), citations=citations,
+        tags=["sentence-transformers", "sentence-similarity", "feature-extraction", *card.tags],
+        license=card.license, language=list(card.language or []),
+    )
+
+
+def _hub_id(name: str | None) -> str | None:
+    """`name` when it looks like a Hub id (`org/model`), not a local path."""
+    if not name or os.path.exists(name) or os.path.isabs(name) or name.count("/") != 1:
+        return None
+    return name

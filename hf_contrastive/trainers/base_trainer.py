@@ -11,7 +11,8 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
-from ..hub.card_data import keep_local_paths_private
+from ..hub.card import write_card
+from ..hub.card_data import CardData, card_data_from_trainer, history_summary, keep_local_paths_private
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
@@ -203,10 +204,37 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     def save_extras(self, folder: str) -> None:
         """Write what a saved model needs beside the SentenceTransformer (e.g. a classification head); none here."""
 
+    def card_data(self, *, release: str = "merged", model_id: str | None = None, evaluation: Any = None,
+                  base_evaluation: Any = None, base_model: str | None = None) -> CardData:
+        """The model card's data: the objective, data, hyperparameters, curve, LoRA and versions of this run, with
+        `evaluation` (an STS suite result or a list of `huggingface_hub.EvalResult`) as its model-index and
+        `base_evaluation` (the same for the base model) beside it."""
+        results, aggregation = _eval_results(evaluation)
+        card = card_data_from_trainer(self, release=release, model_id=model_id, eval_results=results,
+                                      aggregation=aggregation)
+        card.base_scores = {r.dataset_name: r.metric_value for r in _eval_results(base_evaluation)[0]}
+        card.base_model = base_model or card.base_model
+        return card
+
+    def write_card(self, folder: str, **card_options: Any) -> None:
+        """Render this run's model card into `folder` (README.md, training_curve.png, .eval_results/,
+        card_data.json); a template error raises."""
+        curve = history_summary(self.state.log_history, self.args.metric_for_best_model)[3]
+        write_card(folder, self.card_data(**card_options), curve)
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        """sentence-transformers' save, then `save_extras` and this library's model card (replacing the generic
+        one); a saved LoRA model holds its adapters, and its card says so."""
+        super()._save(output_dir, state_dict)
+        folder = output_dir or self.args.output_dir
+        self.save_extras(folder)
+        self.write_card(folder, release="adapters")
+
     def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
                     token: str | None = None, revision: str | None = None, *, repo_id: str | None = None,
                     merge: bool = True, base_model_id: str | None = None, private: bool | None = None,
-                    create_pr: bool = False, **kwargs: Any) -> Any:
+                    create_pr: bool = False, evaluation: Any = None, base_evaluation: Any = None,
+                    **kwargs: Any) -> Any:
         """Release the trained model to the Hub.
 
         The release is written in full to `output_dir/release` (see `hf_contrastive.hub.prepare_release`): with LoRA,
@@ -216,14 +244,33 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         (`create_pr`), private if `private` (default `args.hub_private_repo`). The token (`token`, `args.hub_token`,
         or the one huggingface_hub finds) is only sent to the Hub. Returns huggingface_hub's `CommitInfo`; a failed
         upload raises `PushError` and leaves the release folder complete. Only the main process pushes.
+
+        The release's card (`write_card`) carries `evaluation` (e.g. `evaluate_sts_suite(trainer.model)`, or a list
+        of `huggingface_hub.EvalResult`) in its model-index and `.eval_results/`, beside `base_evaluation`.
         """
         if not self.is_world_process_zero():
             return None
-        folder = prepare_release(self.model, os.path.join(self.args.output_dir, RELEASE_FOLDER), merge=merge,
-                                 base_model_id=base_model_id, save_extras=self.save_extras)
         repo_id = repo_id or self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+
+        def extras(folder: str) -> None:
+            self.save_extras(folder)
+            self.write_card(folder, release="merged" if merge else "adapters", model_id=repo_id,
+                            evaluation=evaluation, base_evaluation=base_evaluation, base_model=base_model_id)
+
+        folder = prepare_release(self.model, os.path.join(self.args.output_dir, RELEASE_FOLDER), merge=merge,
+                                 base_model_id=base_model_id, save_extras=extras)
         return push_release(folder, repo_id, token=token or self.args.hub_token,
                             private=bool(self.args.hub_private_repo) if private is None else private,
                             revision=revision or self.args.hub_revision, create_pr=create_pr,
                             commit_message=commit_message or "End of training",
                             retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})")
+
+
+def _eval_results(evaluation: Any) -> tuple[list, str | None]:
+    """`(list of EvalResult, aggregation text)` from an STS suite result (`.eval_results()`, `.aggregation`), a list
+    of `EvalResult`, or `None`."""
+    if evaluation is None:
+        return [], None
+    if hasattr(evaluation, "eval_results"):
+        return list(evaluation.eval_results()), getattr(evaluation, "aggregation", None)
+    return list(evaluation), None

@@ -112,11 +112,6 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         self.track_loss_components(terms)
         return torch.stack(list(terms.values())).sum().detach(), logits, labels
 
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        """The SentenceTransformer, and the classification head in `classifier/`."""
-        super()._save(output_dir, state_dict)
-        self.save_extras(output_dir or self.args.output_dir)
-
     def save_extras(self, folder: str) -> None:
         """The classification head in `folder/classifier/` (also in releases)."""
         if isinstance(self.loss, SFTContrastiveLoss):

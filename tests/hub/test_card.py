@@ -1,0 +1,170 @@
+import os
+import struct
+import zlib
+
+import pytest
+import yaml
+from datasets import Dataset
+from huggingface_hub import EvalResult, ModelCard
+
+from hf_contrastive.hub.card import card_from_json, card_to_json, eval_results_files, render_card, write_card
+from hf_contrastive.hub.card_data import LIBRARY_CITATION, CardData, history_summary
+from hf_contrastive.hub.plot import curve_png
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden_card.md")
+
+
+def result(name, dataset_id, value, revision=None):
+    return EvalResult(task_type="sentence-similarity", dataset_type=dataset_id, dataset_name=name,
+                      dataset_split="test", dataset_revision=revision, metric_type="spearman_cosine",
+                      metric_name="Spearman (cosine) x100", metric_value=value)
+
+
+def full_card() -> CardData:
+    return CardData(
+        model_name="me/simcse-minilm", method="SimCSE", base_model="sentence-transformers/all-MiniLM-L6-v2",
+        model_id="me/simcse-minilm", paper={"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings",
+                                            "id": "2104.08821"},
+        objective={"temperature": 0.05, "hard_negative_weight": 0.0, "mlp_only_train": True, "do_mlm": False},
+        architecture="Transformer → Pooling (cls)", embedding_dimension=384, max_seq_length=256,
+        similarity="cosine", training_data=[{"name": "wiki1m sample", "rows": 3200, "columns": ["text"]}],
+        hyperparameters={"learning_rate": 3e-05, "per_device_train_batch_size": 64, "steps": 50, "seed": 42,
+                         "precision": "fp32", "warmup_steps": None},
+        eval_results=[result("STSBenchmark", "mteb/stsbenchmark-sts", 83.16, "b0fddb56ed78048fa8b90373c8a3cfc37b684831"),
+                      result("SICK-R", "mteb/sickr-sts", 79.5)],
+        aggregation="Spearman correlation of cosine similarity x100 on each test split; average with equal weights.",
+        base_scores={"STSBenchmark": 82.03, "SICK-R": 80.0},
+        training_metrics={"eval_sts-dev_spearman_cosine": 0.8719}, start_metrics={"eval_sts-dev_spearman_cosine": 0.8672},
+        curve={"file": "training_curve.png", "steps": 50, "loss": (0.1, 0.005),
+               "metric": ("eval_sts-dev_spearman_cosine", 0.8672, 0.8719)},
+        lora={"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["query", "value"], "trainable": 73728,
+              "total": 22786944},
+        release="merged", versions={"Python": "3.11.7", "hf_contrastive": "0.1.0"},
+        citations=["@inproceedings{gao2021simcse, title={SimCSE}}", LIBRARY_CITATION],
+        tags=["sentence-transformers", "sentence-similarity", "hf-contrastive", "simcse"], license="apache-2.0",
+        language=["en"],
+    )
+
+
+def test_full_card_matches_the_golden_file():
+    text = render_card(full_card())
+    if os.environ.get("UPDATE_GOLDEN"):
+        with open(GOLDEN, "w", encoding="utf-8") as file:
+            file.write(text)
+    with open(GOLDEN, encoding="utf-8") as file:
+        assert text == file.read()
+
+
+def test_model_index_parses_with_the_hub_parser():
+    card = ModelCard(render_card(full_card()))
+    assert card.data.library_name == "sentence-transformers" and card.data.pipeline_tag == "sentence-similarity"
+    assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert {"hf-contrastive", "simcse"} <= set(card.data.tags)
+    parsed = {(r.dataset_type, r.dataset_revision, r.metric_value) for r in card.data.eval_results}
+    assert parsed == {("mteb/stsbenchmark-sts", "b0fddb56ed78048fa8b90373c8a3cfc37b684831", 83.16),
+                      ("mteb/sickr-sts", None, 79.5)}
+
+
+def test_base_scores_average_and_change_are_shown():
+    text = render_card(full_card())
+    assert "| 83.16 | 82.03 | +1.13 |" in text and "| **81.33** | **81.02** | **+0.31** |" in text
+
+
+def test_sections_without_data_are_left_out():
+    text = render_card(CardData(model_name="m", method="DeCLUTR", embedding_dimension=16, architecture="Transformer"))
+    for absent in ("## Evaluation", "## Training data", "## LoRA", "Training curve", "classifier", "## Citation",
+                   "Base model", "peft", "None"):
+        assert absent not in text, absent
+    assert "## Usage" in text and "## Training objective" in text
+
+
+def test_eval_results_files_use_the_hub_format():
+    files = eval_results_files(full_card())
+    assert set(files) == {".eval_results/STSBenchmark.yaml", ".eval_results/SICK-R.yaml"}
+    (entry,) = yaml.safe_load(files[".eval_results/STSBenchmark.yaml"])
+    assert entry["dataset"] == {"id": "mteb/stsbenchmark-sts", "task_id": "default",
+                                "revision": "b0fddb56ed78048fa8b90373c8a3cfc37b684831"}
+    assert entry["value"] == 83.16 and "evaluated by hf_contrastive" in entry["notes"]
+
+
+def test_card_data_survives_json():
+    card = full_card()
+    back = card_from_json(card_to_json(card))
+    assert render_card(back) == render_card(card)
+
+
+def test_a_template_error_raises_and_writes_nothing(tmp_path):
+    card = full_card()
+    card.objective = None  # the template iterates it
+    with pytest.raises(Exception):
+        write_card(str(tmp_path), card, [[(0, 1.0), (1, 0.5)]])
+    assert list(tmp_path.iterdir()) == []
+
+
+def png_size_and_colors(data: bytes):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    offset, idat = 8, b""
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if kind == b"IDAT":
+            idat += data[offset + 8:offset + 8 + length]
+        offset += 12 + length
+    raw = zlib.decompress(idat)
+    assert len(raw) == height * (1 + 3 * width)
+    rows = [raw[i * (1 + 3 * width) + 1:(i + 1) * (1 + 3 * width)] for i in range(height)]
+    colors = {bytes(row[3 * x:3 * x + 3]) for row in rows for x in range(width)}
+    return width, height, colors
+
+
+def test_training_curve_png_draws_one_panel_per_series():
+    width, height, colors = png_size_and_colors(curve_png([[(1, 2.0), (2, 1.0), (3, 0.5)], [(0, 0.8), (3, 0.9)]],
+                                                          width=200, panel_height=60))
+    assert (width, height) == (200, 12 + 2 * 72)
+    assert bytes((31, 119, 180)) in colors and bytes((255, 127, 14)) in colors  # the loss and the metric
+    with pytest.raises(ValueError, match="at least one logged value"):
+        curve_png([[], []])
+
+
+def test_history_summary_reads_the_trainer_log():
+    history = [{"eval_sts_spearman_cosine": 0.5, "eval_runtime": 1.0, "step": 0}, {"loss": 2.0, "step": 1},
+               {"loss": 1.0, "step": 2}, {"eval_sts_spearman_cosine": 0.7, "eval_loss": 0.3, "step": 2}]
+    start, last, info, (losses, points) = history_summary(history, None)
+    assert start == {"eval_sts_spearman_cosine": 0.5} and last == {"eval_sts_spearman_cosine": 0.7, "eval_loss": 0.3}
+    assert info == {"file": "training_curve.png", "steps": 2, "loss": (2.0, 1.0),
+                    "metric": ("eval_sts_spearman_cosine", 0.5, 0.7)}
+    assert losses == [(1, 2.0), (2, 1.0)] and points == [(0, 0.5), (2, 0.7)]
+
+
+@pytest.mark.parametrize("method", ["simcse", "declutr", "sft"])
+def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, quiet_args, method):
+    from hf_contrastive import (DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
+                                SimCSEConfig, SimCSETrainer)
+    from tests.trainers.test_simcse_trainer import sts_dev
+
+    common = dict(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, learning_rate=1e-2,
+                  eval_strategy="steps", eval_steps=2, eval_on_start=True, **quiet_args)
+    if method == "simcse":
+        trainer = SimCSETrainer(model=tiny_encoder_dir, args=SimCSEConfig(**common),
+                                train_dataset=Dataset.from_dict({"text": sentences}), eval_dataset=sts_dev(sentences))
+        expected = ["**SimCSE**", "arXiv:2104.08821", "| `temperature` | `0.05` |", "Pooling (cls)"]
+    elif method == "declutr":
+        documents = [" ".join(sentences[i:] + sentences[:i]) for i in range(4)]
+        trainer = DeCLUTRTrainer(model=tiny_encoder_dir, args=DeCLUTRConfig(min_span_len=4, max_span_len=16, **common),
+                                 train_dataset=Dataset.from_dict({"text": documents}), eval_dataset=sts_dev(sentences))
+        expected = ["**DeCLUTR**", "arXiv:2006.03659", "| `do_mlm` | `True` |", "Pooling (mean)"]
+    else:
+        labelled = Dataset.from_dict({"text": sentences, "label": [i % 2 for i in range(len(sentences))]})
+        trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=SFTContrastiveConfig(**common),
+                                        train_dataset=labelled, eval_dataset=labelled)
+        expected = ["**SFT+contrastive**", "| `contrastive_weight` | `1.0` |", "EmbeddingClassifier", "classes: 0, 1"]
+    trainer.train()
+    trainer.save_model()
+    text = (tmp_path / "README.md").read_text()
+    for fragment in expected + ["## Evaluation during training", "Before training", "![Training curve]",
+                                "## Framework versions", "hf_contrastive"]:
+        assert fragment in text, fragment
+    assert str(tmp_path) not in text and tiny_encoder_dir not in text, "no local path in the card"
+    assert (tmp_path / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "hf-contrastive" in ModelCard(text).data.tags
+    assert (tmp_path / "card_data.json").is_file()
