@@ -48,6 +48,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     _default_pooler = DEFAULT_POOLER  # for a plain encoder when `args.pooler` is None (SimCSE's cls)
     _loss_fields: tuple[str, ...] = ()  # config fields that only configure the default loss
     _prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
+    _card_fields: tuple[str, ...] = ()  # config fields shown in the model card beside the loss's own settings
     training_args_class = ContrastiveConfig
 
     def __init__(

@@ -49,6 +49,7 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     _paper = {"title": "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations",
               "id": "2006.03659"}
     _loss_fields = ("temperature", "do_mlm", "mlm_weight", "mlm_probability")
+    _card_fields = ("num_anchors", "num_positives", "min_span_len", "max_span_len", "sampling_strategy")
     _prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
     training_args_class = DeCLUTRConfig
     data_collator_class = DeCLUTRDataCollator

@@ -48,6 +48,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     _tag_names = ["hf-contrastive", "sft-contrastive"]
     _default_pooler = "avg"
     _loss_fields = ("contrastive", "contrastive_weight", "temperature", "reference", "classifier_dropout")
+    _card_fields = ("strategy",)
     _prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
     training_args_class = SFTContrastiveConfig
 

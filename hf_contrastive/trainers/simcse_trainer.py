@@ -33,6 +33,7 @@ class SimCSETrainer(ContrastiveTrainer):
     _tag_names = ["hf-contrastive", "simcse"]
     _paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
     _loss_fields = ("temperature", "hard_negative_weight", "mlp_only_train", "do_mlm", "mlm_weight", "mlm_probability")
+    _card_fields = ("mode",)
     training_args_class = SimCSEConfig
 
     def __init__(self, model: str | SentenceTransformer | None = None, args: SimCSEConfig | None = None,

@@ -152,7 +152,7 @@ def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, qui
         documents = [" ".join(sentences[i:] + sentences[:i]) for i in range(4)]
         trainer = DeCLUTRTrainer(model=tiny_encoder_dir, args=DeCLUTRConfig(min_span_len=4, max_span_len=16, **common),
                                  train_dataset=Dataset.from_dict({"text": documents}), eval_dataset=sts_dev(sentences))
-        expected = ["**DeCLUTR**", "arXiv:2006.03659", "| `do_mlm` | `True` |", "Pooling (mean)"]
+        expected = ["**DeCLUTR**", "arXiv:2006.03659", "| `do_mlm` | `True` |", "| `max_span_len` | `16` |", "Pooling (mean)"]
     else:
         labelled = Dataset.from_dict({"text": sentences, "label": [i % 2 for i in range(len(sentences))]})
         trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=SFTContrastiveConfig(**common),
