@@ -29,12 +29,13 @@ _EXPORTS = {
     "STSEvaluator": "hf_contrastive.evaluation.sts",
     "load_stsb": "hf_contrastive.evaluation.sts",
     "read_sts_file": "hf_contrastive.evaluation.sts",
+    "evaluate_sts_suite": "hf_contrastive.evaluation.sts",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
+    from .evaluation.sts import STSEvaluator, evaluate_sts_suite, load_stsb, read_sts_file
     from .losses.declutr import DeCLUTRLoss
     from .losses.sft_contrastive import SFTContrastiveLoss
     from .losses.simcse import SimCSELoss

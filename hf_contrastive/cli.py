@@ -243,26 +243,70 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     return result
 
 
+def eval_stsb(args: argparse.Namespace) -> None:
+    """`hf-contrastive eval MODEL`: the shipped STS-B splits and any `--sts-file`, one Spearman x 100 each."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+    from .evaluation.sts import load_stsb, read_sts_file
+
+    if args.sts_dir or args.tasks:
+        raise ValueError("`--sts-dir` and `--tasks` apply to `--suite sts` only.")
+    splits = ["dev", "test"] if args.splits is None else args.splits
+    datasets = {f"stsb-{split}": load_stsb(split) for split in splits}
+    datasets |= {os.path.basename(p): Dataset.from_dict(read_sts_file(p)) for p in args.sts_file}
+    scores = evaluate_sts(SentenceTransformer(args.model), datasets)
+    print_scores(f"{args.model}: Spearman (cosine) x 100", {"spearman": scores})
+
+
+def eval_suite(args: argparse.Namespace) -> None:
+    """`hf-contrastive eval MODEL --suite sts`: the STS suite's table (every task's data is loaded before the model)."""
+    from sentence_transformers import SentenceTransformer
+
+    from .evaluation.sts import STSSuiteResult, evaluate_sts_task, load_sts_suite
+
+    if args.sts_file or args.splits is not None:
+        raise ValueError("`--sts-file` and `--splits` do not apply to `--suite sts` (use `--sts-dir` and `--tasks`).")
+    data = load_sts_suite(args.tasks, data_dir=args.sts_dir)
+    model = SentenceTransformer(args.model)
+    result = STSSuiteResult(tuple(evaluate_sts_task(model, task_data) for task_data in data))
+    print(f"\n{args.model}: STS suite, Spearman (cosine) x 100")
+    print(result.table())
+
+
 def push_model(args: argparse.Namespace):
-    """`hf-contrastive push`: the release is written to MODEL_DIR/release (with MODEL_DIR's classifier/, if any),
-    then uploaded in one commit. The token comes from `HF_TOKEN` or `hf auth login`, never from the command line."""
+    """`hf-contrastive push`: the release is written to MODEL_DIR/release (with MODEL_DIR's classifier/ and its
+    hf_contrastive card re-rendered for the release, if any), then uploaded in one commit. The token comes from
+    `HF_TOKEN` or `hf auth login`, never from the command line."""
     import shutil
 
     from sentence_transformers import SentenceTransformer
 
+    from .hub.card import CARD_DATA_FILE, card_from_json, write_card
     from .hub.push import RELEASE_FOLDER, prepare_release, push_release
     from .modeling.classifier import CLASSIFIER_FOLDER
 
     if not os.path.isfile(os.path.join(args.model_dir, "modules.json")):
         raise ValueError(f"{args.model_dir} is not a saved SentenceTransformer folder (no modules.json).")
     classifier = os.path.join(args.model_dir, CLASSIFIER_FOLDER)
+    card_path = os.path.join(args.model_dir, CARD_DATA_FILE)
 
-    def copy_classifier(folder: str) -> None:
+    def extras(folder: str) -> None:
+        """The SFT head, and the card of the training run (kept in card_data.json) re-rendered for this release."""
         if os.path.isdir(classifier):
             shutil.copytree(classifier, os.path.join(folder, CLASSIFIER_FOLDER))
+        if not os.path.isfile(card_path):
+            return  # a model not saved by hf_contrastive keeps sentence-transformers' card
+        with open(card_path, encoding="utf-8") as file:
+            card = card_from_json(file.read())
+        card.release = "adapters" if args.adapter_only and card.lora else "merged"
+        card.model_id = card.model_name = args.repo_id
+        if card.curve and os.path.isfile(os.path.join(args.model_dir, card.curve["file"])):
+            shutil.copy(os.path.join(args.model_dir, card.curve["file"]), folder)
+        write_card(folder, card)
 
     folder = prepare_release(SentenceTransformer(args.model_dir), os.path.join(args.model_dir, RELEASE_FOLDER),
-                             merge=not args.adapter_only, base_model_id=args.base_model, save_extras=copy_classifier)
+                             merge=not args.adapter_only, base_model_id=args.base_model, save_extras=extras)
     command = " ".join(["hf-contrastive push", args.model_dir, args.repo_id] + (["--adapter-only"] if args.adapter_only
                                                                                  else []))
     return push_release(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
@@ -281,8 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")
     evaluate.add_argument("--sts-file", action="append", default=[],
                           help="Extra STS file(s) (TSV/CSV/JSONL with sentence1, sentence2, score).")
-    evaluate.add_argument("--splits", nargs="*", default=["dev", "test"], choices=["dev", "test"],
-                          help="STS-B splits to evaluate (shipped with the package).")
+    evaluate.add_argument("--splits", nargs="*", default=None, choices=["dev", "test"],
+                          help="STS-B splits to evaluate (shipped with the package; default: dev test).")
+    evaluate.add_argument("--suite", choices=["sts"],
+                          help="Evaluate a suite instead: `sts` = STS12-16, STSBenchmark, SICK-R test sets (from the "
+                               "Hub at mteb's pinned revisions, or --sts-dir), and their average.")
+    evaluate.add_argument("--sts-dir", help="With --suite sts: a folder with one file per task named after it "
+                                            "(sts12.tsv ... sts16.tsv, stsbenchmark.tsv, sickr.tsv; .csv/.jsonl, "
+                                            "optionally .gz, also work).")
+    evaluate.add_argument("--tasks", nargs="+", help="With --suite sts: the tasks to evaluate (default: all seven).")
     push = commands.add_parser("push", help="Release a saved model to the Hub (LoRA merged unless --adapter-only).")
     push.add_argument("model_dir", help="A saved model folder (e.g. a trainer's output_dir).")
     push.add_argument("repo_id", help="Hub repository, e.g. user/my-model.")
@@ -308,15 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             output_dir = train_from_config(args.config, overrides)
             print(f"Saved to {os.path.abspath(output_dir)}; load it with SentenceTransformer({output_dir!r}).")
         elif args.command == "eval":
-            from datasets import Dataset
-            from sentence_transformers import SentenceTransformer
-
-            from .evaluation.sts import load_stsb, read_sts_file
-
-            datasets = {f"stsb-{split}": load_stsb(split) for split in args.splits}
-            datasets |= {os.path.basename(p): Dataset.from_dict(read_sts_file(p)) for p in args.sts_file}
-            scores = evaluate_sts(SentenceTransformer(args.model), datasets)
-            print_scores(f"{args.model}: Spearman (cosine) x 100", {"spearman": scores})
+            if args.suite:
+                eval_suite(args)
+            else:
+                eval_stsb(args)
         elif args.command == "push":
             commit = push_model(args)
             print(f"Pushed {args.model_dir} to {args.repo_id}: {commit.pr_url or commit.commit_url}")

@@ -1,5 +1,41 @@
-"""Evaluation: the STS evaluator (training and after) and its metrics."""
+"""Evaluation: the STS evaluator (training and after), the paper-protocol STS suite and their metrics."""
 
-from .sts import STSEvaluator, is_sts_dataset, load_stsb, read_sts_file
+from .sts import (
+    STSDataUnavailable,
+    STSEvaluator,
+    STSSuiteResult,
+    STSTask,
+    STSTaskData,
+    STSTaskResult,
+    STS_TASKS,
+    evaluate_sts_suite,
+    evaluate_sts_task,
+    find_sts_task_file,
+    get_sts_task,
+    is_sts_dataset,
+    load_sts_suite,
+    load_sts_task,
+    load_stsb,
+    read_sts_file,
+    resolve_sts_tasks,
+)
 
-__all__ = ["STSEvaluator", "is_sts_dataset", "load_stsb", "read_sts_file"]
+__all__ = [
+    "STSDataUnavailable",
+    "STSEvaluator",
+    "STSSuiteResult",
+    "STSTask",
+    "STSTaskData",
+    "STSTaskResult",
+    "STS_TASKS",
+    "evaluate_sts_suite",
+    "evaluate_sts_task",
+    "find_sts_task_file",
+    "get_sts_task",
+    "is_sts_dataset",
+    "load_sts_suite",
+    "load_sts_task",
+    "load_stsb",
+    "read_sts_file",
+    "resolve_sts_tasks",
+]

@@ -168,3 +168,24 @@ def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, qui
     assert (tmp_path / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "hf-contrastive" in ModelCard(text).data.tags
     assert (tmp_path / "card_data.json").is_file()
+
+
+def test_a_suite_result_and_the_base_models_fill_the_evaluation_table(tiny_encoder_dir, sentences, tmp_path,
+                                                                       quiet_args):
+    from hf_contrastive import SimCSEConfig, SimCSETrainer, evaluate_sts_suite
+    from hf_contrastive.modeling import build_sentence_transformer
+
+    stsb = tmp_path / "stsbenchmark.tsv"
+    stsb.write_text("sentence1\tsentence2\tscore\n" + "".join(
+        f"{a}\t{b}\t{i % 5}\n" for i, (a, b) in enumerate(zip(sentences[:16], sentences[16:]))))
+    base = evaluate_sts_suite(build_sentence_transformer(tiny_encoder_dir, pooler="cls"), tasks=["STSBenchmark"],
+                              data_dir=str(tmp_path))
+    args = SimCSEConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=8, **quiet_args)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    trainer.train()
+    result = evaluate_sts_suite(trainer.model, tasks=["STSBenchmark"], data_dir=str(tmp_path))
+    text = render_card(trainer.card_data(evaluation=result, base_evaluation=base, model_id="me/m"))
+    (parsed,) = ModelCard(text).data.eval_results
+    assert parsed.dataset_type == "mteb/stsbenchmark-sts" and parsed.metric_value == pytest.approx(result.average, abs=1e-4)
+    change = result.average - base.average
+    assert f"| {result.average:.2f} | {base.average:.2f} | {change:+.2f} |" in text and result.aggregation in text
