@@ -26,22 +26,25 @@ def info_nce(
     *,
     temperature: float = 0.05,
     hard_negative_weight: float = 0.0,
+    offset: int = 0,
 ) -> Tensor:
     """InfoNCE (NT-Xent) with in-batch negatives, as in SimCSE (Gao et al., 2021, eq. 1 and 5).
 
     Row `i` of the logits holds `cos(anchor_i, c) / temperature` for every candidate `c`: first all positives
-    (column `i` is the right answer, the others are in-batch negatives), then each block of `negatives`.
+    (column `offset + i` is the right answer, the others are in-batch negatives), then each block of `negatives`.
     `hard_negative_weight` is added to each row's *own* hard negative(s) after the temperature scaling, i.e. it
     is the logarithm of SimCSE's weight α (`hard_negative_weight=0` is α=1, no re-weighting).
 
     Args:
         anchors (`Tensor` of shape `(B, D)`): the queries.
-        positives (`Tensor` of shape `(B, D)`): `positives[i]` is the positive of `anchors[i]`.
-        negatives (sequence of `Tensor` of shape `(B, D)`, *optional*): hard-negative columns; every one of
+        positives (`Tensor` of shape `(N, D)`, `N >= offset + B`): `positives[offset + i]` is the positive of
+            `anchors[i]`; the other rows are negatives (e.g. the positives of other processes, gathered).
+        negatives (sequence of `Tensor` of shape `(N, D)`, *optional*): hard-negative columns; every one of
             them is a negative for every anchor.
         temperature (`float`, *optional*, defaults to `0.05`): softmax temperature, > 0.
         hard_negative_weight (`float`, *optional*, defaults to `0.0`): added to the logit of each row's own hard
             negative(s).
+        offset (`int`, *optional*, defaults to `0`): where this process's rows start in gathered candidates.
 
     Returns:
         The mean cross-entropy over the `B` rows (a 0-dim tensor).
@@ -52,14 +55,15 @@ def info_nce(
     """
     candidates = torch.cat([positives, *negatives], dim=0)
     logits = cosine_logits(anchors, candidates, temperature)
-    batch_size = anchors.size(0)
-    rows = torch.arange(batch_size, device=anchors.device)
+    block = positives.size(0)
+    own = offset + torch.arange(anchors.size(0), device=anchors.device)  # each row's positive column
     if negatives and hard_negative_weight != 0.0:
-        own_negative_columns = rows[:, None] + batch_size * torch.arange(1, len(negatives) + 1, device=anchors.device)
+        rows = torch.arange(anchors.size(0), device=anchors.device)
+        own_negative_columns = own[:, None] + block * torch.arange(1, len(negatives) + 1, device=anchors.device)
         weights = torch.zeros_like(logits)
         weights[rows[:, None], own_negative_columns] = hard_negative_weight
         logits = logits + weights
-    return F.cross_entropy(logits, rows)
+    return F.cross_entropy(logits, own)
 
 
 def nt_xent(anchors: Tensor, positives: Tensor, *, temperature: float = 0.05) -> Tensor:

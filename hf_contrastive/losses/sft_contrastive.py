@@ -14,6 +14,7 @@ from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import REFERENCE_MODES, FrozenReference
 from .checks import check_objective
 from .functional import info_nce, supcon
+from .gather import gather_with_grad, world
 from .mlm import unwrap
 from .supcon import SUPCON_CITATION
 
@@ -69,6 +70,9 @@ class SFTContrastiveLoss(nn.Module):
             `(u, v, |u - v|)` as SBERT's NLI classifier).
         classifier_dropout (`float`, *optional*, defaults to `0.1`): dropout on the head's input.
         id2label (`dict[int, str]`, *optional*): class names, saved with the head.
+        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the InfoNCE term's candidates are
+            the reference embeddings of every process's rows (world_size x batch negatives). No effect in one
+            process; the SupCon term contrasts within each process.
 
     Requirements:
         1. A `label` column of class ids in `[0, num_labels)`; `-1` marks an unlabelled row (contrastive term only).
@@ -105,6 +109,7 @@ class SFTContrastiveLoss(nn.Module):
         num_inputs: int = 1,
         classifier_dropout: float = 0.1,
         id2label: dict[int, str] | None = None,
+        gather_across_devices: bool = True,
     ) -> None:
         super().__init__()
         if contrastive not in CONTRASTIVE_TERMS:
@@ -128,6 +133,7 @@ class SFTContrastiveLoss(nn.Module):
         self.temperature = temperature
         self.base_temperature = base_temperature
         self.contrastive_rows = contrastive_rows
+        self.gather_across_devices = gather_across_devices
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
                                        id2label)
         # λ = 0 is plain cross-entropy fine-tuning: no reference model, no contrastive forward.
@@ -156,11 +162,16 @@ class SFTContrastiveLoss(nn.Module):
                              f"(0..{self.head.num_labels - 1}, -1 for unlabelled).")
         sft = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else zero
         rows = torch.ones_like(labelled) if self.contrastive_rows == "all" else ~labelled
-        if self.reference is None or not rows.any():
-            contrastive = zero
-        else:
+        if self.reference is not None and rows.any():
             contrastive = self.contrastive_loss(features, embeddings, labels, rows)
+        else:
+            contrastive = zero
+            if self.reference is not None and self._gathers():  # no rows here: still take part in the gather
+                gather_with_grad(embeddings[0].new_zeros(0, embeddings[0].size(-1)))
         return {"sft": sft, "contrastive": self.contrastive_weight * contrastive}, logits
+
+    def _gathers(self) -> bool:
+        return self.gather_across_devices and self.contrastive == "info_nce" and world()[1] > 1
 
     def contrastive_loss(self, features: list[dict[str, Any]], embeddings: list[Tensor], labels: Tensor,
                          rows: Tensor) -> Tensor:
@@ -170,7 +181,8 @@ class SFTContrastiveLoss(nn.Module):
         queries = torch.cat([e[rows] for e in embeddings])
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype)
         if self.contrastive == "info_nce":
-            return info_nce(queries, positives, temperature=self.temperature)
+            positives, offset = gather_with_grad(positives) if self._gathers() else (positives, 0)
+            return info_nce(queries, positives, temperature=self.temperature, offset=offset)
         classes = instance_labels(labels[rows])
         return supcon(torch.cat([queries, positives]), classes.repeat(2), temperature=self.temperature,
                       base_temperature=self.base_temperature)

@@ -11,6 +11,7 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 from ..modeling.heads import simcse_mlp
 from .checks import check_objective
 from .functional import info_nce
+from .gather import gather_with_grad
 from .mlm import MaskedLM, unwrap
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
@@ -45,6 +46,9 @@ class SimCSELoss(nn.Module):
             loss) is tied to the encoder's input embeddings.
         mlm_weight (`float`, *optional*, defaults to `0.1`): weight λ of the MLM term.
         mlm_probability (`float`, *optional*, defaults to `0.15`): share of tokens chosen for masking.
+        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, contrast each process's anchors
+            with the positives and negatives of *all* processes (gathered with their gradients: world_size x batch
+            negatives, the same gradients as one process on the concatenated batch). No effect in one process.
 
     References:
         - SimCSE: Simple Contrastive Learning of Sentence Embeddings: https://arxiv.org/abs/2104.08821
@@ -89,6 +93,7 @@ class SimCSELoss(nn.Module):
         do_mlm: bool = False,
         mlm_weight: float = 0.1,
         mlm_probability: float = 0.15,
+        gather_across_devices: bool = True,
     ) -> None:
         super().__init__()
         check_objective(temperature, mlm_weight, mlm_probability)
@@ -99,6 +104,7 @@ class SimCSELoss(nn.Module):
         self.do_mlm = do_mlm
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
+        self.gather_across_devices = gather_across_devices
         self.mlp = None
         if mlp_only_train:
             config = getattr(model.transformers_model, "config", None)
@@ -121,12 +127,17 @@ class SimCSELoss(nn.Module):
         if self.mlp is not None:
             embeddings = [self.mlp(e) for e in embeddings]
         anchors, positives, *negatives = embeddings
+        offset = 0
+        if self.gather_across_devices:  # the candidates of every process; this process's anchors
+            positives, offset = gather_with_grad(positives)
+            negatives = [gather_with_grad(negative)[0] for negative in negatives]
         return info_nce(
             anchors,
             positives,
             negatives,
             temperature=self.temperature,
             hard_negative_weight=self.hard_negative_weight,
+            offset=offset,
         )
 
     def mlm_loss(self, features: dict[str, Any]) -> Tensor:
@@ -136,7 +147,8 @@ class SimCSELoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         config = {"temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight,
-                  "mlp_only_train": self.mlp_only_train, "do_mlm": self.do_mlm}
+                  "mlp_only_train": self.mlp_only_train, "do_mlm": self.do_mlm,
+                  "gather_across_devices": self.gather_across_devices}
         if self.do_mlm:
             config |= {"mlm_weight": self.mlm_weight, "mlm_probability": self.mlm_probability}
         return config

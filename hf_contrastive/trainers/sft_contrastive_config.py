@@ -45,6 +45,8 @@ class SFTContrastiveConfig(ContrastiveConfig):
             label + 1).
         classifier_dropout (`float`, *optional*, defaults to `0.1`):
             Dropout on the head's input in training.
+        gather_across_devices (`bool`, *optional*, defaults to `True`):
+            Under DDP, the InfoNCE term contrasts with the reference embeddings of every process's rows.
         head_learning_rate (`float`, *optional*):
             Learning rate of the classification head (a fresh layer often wants more than the encoder, e.g. 1e-3);
             `None` uses `learning_rate`. Sets `learning_rate_mapping["^head\\."]`.
@@ -71,6 +73,10 @@ class SFTContrastiveConfig(ContrastiveConfig):
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout on the classification head's input."})
     head_learning_rate: float | None = field(
         default=None, metadata={"help": "Learning rate of the classification head; None uses learning_rate."}
+    )
+
+    gather_across_devices: bool = field(
+        default=True, metadata={"help": "Under DDP, negatives from every process (gathered with gradients)."}
     )
 
     learning_rate: float = field(default=2e-5, metadata={"help": "The initial learning rate."})

@@ -47,7 +47,8 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
 
     _tag_names = ["hf-contrastive", "sft-contrastive"]
     _default_pooler = "avg"
-    _loss_fields = ("contrastive", "contrastive_weight", "temperature", "reference", "classifier_dropout")
+    _loss_fields = ("contrastive", "contrastive_weight", "temperature", "reference", "classifier_dropout",
+                    "gather_across_devices")
     _card_fields = ("strategy",)
     _prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
     training_args_class = SFTContrastiveConfig
@@ -99,6 +100,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
             num_inputs=len(self._text_columns),
             classifier_dropout=args.classifier_dropout,
             id2label=self._id2label,
+            gather_across_devices=args.gather_across_devices,
         )
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):

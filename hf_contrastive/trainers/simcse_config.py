@@ -34,6 +34,9 @@ class SimCSEConfig(ContrastiveConfig):
             Weight λ of the MLM term.
         mlm_probability (`float`, *optional*, defaults to `0.15`):
             Share of tokens masked for the MLM term.
+        gather_across_devices (`bool`, *optional*, defaults to `True`):
+            Under DDP (torchrun / accelerate), contrast with the positives and negatives of every process, gathered
+            with their gradients (world_size x batch negatives, as the paper's multi-GPU runs).
 
         > Model defaults
 
@@ -57,6 +60,10 @@ class SimCSEConfig(ContrastiveConfig):
     do_mlm: bool = field(default=False, metadata={"help": "Add the MLM auxiliary objective."})
     mlm_weight: float = field(default=0.1, metadata={"help": "Weight of the MLM auxiliary objective."})
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for MLM."})
+
+    gather_across_devices: bool = field(
+        default=True, metadata={"help": "Under DDP, negatives from every process (gathered with gradients)."}
+    )
 
     learning_rate: float = field(default=3e-5, metadata={"help": "SimCSE unsupervised BERT-base value."})
     per_device_train_batch_size: int = field(default=64, metadata={"help": "In-batch negatives grow with it."})

@@ -32,7 +32,8 @@ class SimCSETrainer(ContrastiveTrainer):
 
     _tag_names = ["hf-contrastive", "simcse"]
     _paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
-    _loss_fields = ("temperature", "hard_negative_weight", "mlp_only_train", "do_mlm", "mlm_weight", "mlm_probability")
+    _loss_fields = ("temperature", "hard_negative_weight", "mlp_only_train", "do_mlm", "mlm_weight", "mlm_probability",
+                    "gather_across_devices")
     _card_fields = ("mode",)
     training_args_class = SimCSEConfig
 
@@ -71,4 +72,5 @@ class SimCSETrainer(ContrastiveTrainer):
             do_mlm=args.do_mlm,
             mlm_weight=args.mlm_weight,
             mlm_probability=args.mlm_probability,
+            gather_across_devices=args.gather_across_devices,
         )

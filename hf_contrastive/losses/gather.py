@@ -1,0 +1,39 @@
+"""Negatives from every process: embeddings gathered across a DDP group with their gradients.
+
+`torch.distributed.nn.functional.all_gather` is differentiable: the backward pass sends each process the gradient
+that every process's loss puts on its rows. With each process averaging its local anchors' loss and DDP averaging
+the gradients over processes, the update is exactly that of the loss over the concatenated batch on one process —
+no 1/world_size factor is lost (the bug of gathering without gradients and swapping the local rows back in).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def world() -> tuple[int, int]:
+    """`(rank, world_size)` of the default process group, `(0, 1)` outside one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def gather_with_grad(tensor: Tensor) -> tuple[Tensor, int]:
+    """All processes' `tensor`s concatenated in rank order (gradients flow back to each process's own rows), and
+    the offset of this process's rows. Outside a process group: `(tensor, 0)`. Processes may hold different numbers
+    of rows (a last batch, a mask): rows are padded to the largest count for the collective and the padding is cut
+    off again."""
+    rank, world_size = world()
+    if world_size == 1:
+        return tensor, 0
+    from torch.distributed.nn.functional import all_gather
+
+    sizes = [torch.zeros(1, dtype=torch.long, device=tensor.device) for _ in range(world_size)]
+    dist.all_gather(sizes, torch.tensor([tensor.size(0)], device=tensor.device))
+    sizes = [int(size) for size in sizes]
+    padding = max(sizes) - tensor.size(0)
+    padded = torch.cat([tensor, tensor.new_zeros(padding, *tensor.shape[1:])]) if padding else tensor
+    parts = all_gather(padded)
+    return torch.cat([part[:size] for part, size in zip(parts, sizes)], dim=0), sum(sizes[:rank])

@@ -1,0 +1,29 @@
+"""One rank of a 2-process gather test (tests/losses/test_gather.py launches it with torchrun, gloo, CPU): the
+loss on this rank's half of the batch, its backward, the gradients averaged over the ranks as DDP does."""
+
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+from tests.losses.test_gather import SENTENCES, build_losses, gradients
+
+model_dir, output_dir, gather = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+results = {}
+for name, (loss, inputs) in build_losses(model_dir, gather).items():
+    half = len(SENTENCES[0]) // world_size
+    value = loss(*inputs(slice(rank * half, (rank + 1) * half)))
+    value = value if isinstance(value, torch.Tensor) else sum(value.values())
+    value.backward()
+    grads = gradients(loss)
+    for grad in grads.values():
+        dist.all_reduce(grad)
+        grad /= world_size  # DDP's average
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    results[name] = {"loss": total / world_size, "grads": grads}
+torch.save(results, os.path.join(output_dir, f"gather{int(gather)}-rank{rank}.pt"))
+dist.destroy_process_group()
