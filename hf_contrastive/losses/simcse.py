@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..modeling.heads import simcse_mlp
@@ -23,7 +25,7 @@ SIMCSE_CITATION = """@inproceedings{gao2021simcse,
 }"""
 
 
-class SimCSELoss(nn.Module):
+class SimCSELoss(CachedLossMixin, nn.Module):
     """
     SimCSE: contrastive learning of sentence embeddings with in-batch negatives (InfoNCE at a low temperature).
 
@@ -49,6 +51,11 @@ class SimCSELoss(nn.Module):
         gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, contrast each process's anchors
             with the positives and negatives of *all* processes (gathered with their gradients: world_size x batch
             negatives, the same gradients as one process on the concatenated batch). No effect in one process.
+        mini_batch_size (`int`, *optional*): gradient caching (GradCache, Gao et al. 2021): embed the batch in
+            mini-batches of this size without a graph, back-propagate the loss to the embeddings, then re-embed each
+            mini-batch with its replayed dropout and push the cached gradients through. The same gradients as
+            without caching, with memory that stays flat as the batch grows; about one extra forward pass of cost.
+            `None` (default) embeds the whole batch at once. Not with `do_mlm`.
 
     References:
         - SimCSE: Simple Contrastive Learning of Sentence Embeddings: https://arxiv.org/abs/2104.08821
@@ -94,9 +101,14 @@ class SimCSELoss(nn.Module):
         mlm_weight: float = 0.1,
         mlm_probability: float = 0.15,
         gather_across_devices: bool = True,
+        mini_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         check_objective(temperature, mlm_weight, mlm_probability)
+        if mini_batch_size is not None and mini_batch_size < 1:
+            raise ValueError(f"`mini_batch_size` must be >= 1, got {mini_batch_size}.")
+        if mini_batch_size is not None and do_mlm:
+            raise ValueError("`mini_batch_size` (gradient caching) does not combine with `do_mlm`; use one of them.")
         self.model = model
         self.temperature = temperature
         self.hard_negative_weight = hard_negative_weight
@@ -105,6 +117,8 @@ class SimCSELoss(nn.Module):
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
         self.gather_across_devices = gather_across_devices
+        self.mini_batch_size = mini_batch_size
+        self.uses_gradient_cache = mini_batch_size is not None  # read by sentence-transformers' wrapper losses
         self.mlp = None
         if mlp_only_train:
             config = getattr(model.transformers_model, "config", None)
@@ -116,6 +130,8 @@ class SimCSELoss(nn.Module):
             columns = [sentence_features[0], sentence_features[0]]
         else:
             columns = list(sentence_features)
+        if self.mini_batch_size is not None:
+            return self.forward_cached(columns, labels)
         embeddings = embed_columns(self.model, columns, separate_first=False)
         loss = self.compute_loss_from_embeddings(embeddings)
         if not (self.do_mlm and unwrap(self.model).training):  # masking is a training-time corruption
@@ -140,6 +156,16 @@ class SimCSELoss(nn.Module):
             offset=offset,
         )
 
+    def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
+                       with_backward: bool = False) -> Tensor:
+        """GradCache step (2): the loss over the whole batch from the per-mini-batch embeddings (each column's
+        mini-batches concatenated); with `with_backward`, back-propagated to those embeddings and returned detached."""
+        loss = self.compute_loss_from_embeddings([torch.cat(column) for column in reps])
+        if with_backward:
+            loss.backward()
+            loss = loss.detach()
+        return loss
+
     def mlm_loss(self, features: dict[str, Any]) -> Tensor:
         """Masked-LM cross-entropy of a second forward pass over the masked `features` (as SimCSE's `do_mlm`)."""
         masked, labels = self.mlm.mask(self.model, features)
@@ -148,7 +174,7 @@ class SimCSELoss(nn.Module):
     def get_config_dict(self) -> dict[str, Any]:
         config = {"temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight,
                   "mlp_only_train": self.mlp_only_train, "do_mlm": self.do_mlm,
-                  "gather_across_devices": self.gather_across_devices}
+                  "gather_across_devices": self.gather_across_devices, "mini_batch_size": self.mini_batch_size}
         if self.do_mlm:
             config |= {"mlm_weight": self.mlm_weight, "mlm_probability": self.mlm_probability}
         return config

@@ -37,6 +37,9 @@ class SimCSEConfig(ContrastiveConfig):
         gather_across_devices (`bool`, *optional*, defaults to `True`):
             Under DDP (torchrun / accelerate), contrast with the positives and negatives of every process, gathered
             with their gradients (world_size x batch negatives, as the paper's multi-GPU runs).
+        mini_batch_size (`int`, *optional*):
+            Gradient caching: a large batch is embedded this many texts at a time (dropout replayed), with the same
+            gradients as without caching and flat memory. `None` embeds the whole batch at once.
 
         > Model defaults
 
@@ -64,6 +67,9 @@ class SimCSEConfig(ContrastiveConfig):
     gather_across_devices: bool = field(
         default=True, metadata={"help": "Under DDP, negatives from every process (gathered with gradients)."}
     )
+    mini_batch_size: int | None = field(
+        default=None, metadata={"help": "Gradient caching: embed the batch this many texts at a time."}
+    )
 
     learning_rate: float = field(default=3e-5, metadata={"help": "SimCSE unsupervised BERT-base value."})
     per_device_train_batch_size: int = field(default=64, metadata={"help": "In-batch negatives grow with it."})
@@ -74,6 +80,10 @@ class SimCSEConfig(ContrastiveConfig):
         if self.mode not in SIMCSE_MODES:
             raise ValueError(f"`mode` must be one of {SIMCSE_MODES}, got {self.mode!r}.")
         check_objective(self.temperature, self.mlm_weight, self.mlm_probability)
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise ValueError(f"`mini_batch_size` must be >= 1, got {self.mini_batch_size}.")
+        if self.mini_batch_size is not None and self.do_mlm:
+            raise ValueError("`mini_batch_size` (gradient caching) does not combine with `do_mlm`; use one of them.")
         super().__post_init__()
         if self.mlp_only_train and self.pooler not in (None, "cls"):
             raise ValueError(f"`mlp_only_train=True` needs `pooler='cls'`, got `pooler={self.pooler!r}`.")

@@ -33,7 +33,7 @@ class SimCSETrainer(ContrastiveTrainer):
     _tag_names = ["hf-contrastive", "simcse"]
     _paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
     _loss_fields = ("temperature", "hard_negative_weight", "mlp_only_train", "do_mlm", "mlm_weight", "mlm_probability",
-                    "gather_across_devices")
+                    "gather_across_devices", "mini_batch_size")
     _card_fields = ("mode",)
     training_args_class = SimCSEConfig
 
@@ -73,4 +73,5 @@ class SimCSETrainer(ContrastiveTrainer):
             mlm_weight=args.mlm_weight,
             mlm_probability=args.mlm_probability,
             gather_across_devices=args.gather_across_devices,
+            mini_batch_size=args.mini_batch_size,
         )

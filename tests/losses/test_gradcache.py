@@ -1,0 +1,65 @@
+"""GradCache in SimCSELoss: the cached loss and gradients equal the uncached ones, with dropout replayed."""
+
+import pytest
+import torch
+from datasets import Dataset
+from sentence_transformers.base.losses.merged_forward import column_merging_disabled
+
+from hf_contrastive import SimCSEConfig, SimCSETrainer
+from hf_contrastive.losses import SimCSELoss
+from hf_contrastive.modeling import build_sentence_transformer
+
+
+def loss_and_grads(model_dir, texts, mini_batch_size, train, seed=3, **kwargs):
+    torch.manual_seed(0)
+    model = build_sentence_transformer(model_dir, pooler="cls")
+    model.train(train)
+    loss = SimCSELoss(model, mlp_only_train=True, mini_batch_size=mini_batch_size, **kwargs)
+    columns = [dict(model.preprocess(column)) for column in texts]
+    torch.manual_seed(seed)  # the same dropout draws, in the same order (column by column)
+    with column_merging_disabled():  # uncached: one forward per column, as the cached mini-batches go
+        value = loss(columns)
+    value.backward()
+    return value.detach(), {n: p.grad.clone() for n, p in loss.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "dropout"])
+@pytest.mark.parametrize("columns", [1, 3], ids=["unsupervised", "triplets"])
+def test_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, train, columns):
+    texts = [sentences[:8]] if columns == 1 else [sentences[:8], sentences[8:16], sentences[16:24]]
+    # one mini-batch per column draws dropout exactly as the uncached per-column forward does
+    expected_loss, expected = loss_and_grads(tiny_encoder_dir, texts, None, train, hard_negative_weight=0.5)
+    cached_loss, cached = loss_and_grads(tiny_encoder_dir, texts, 8, train, hard_negative_weight=0.5)
+    assert torch.allclose(cached_loss, expected_loss, atol=1e-6)
+    assert cached.keys() == expected.keys() and len(cached) > 10
+    for name, grad in expected.items():
+        assert torch.allclose(cached[name], grad, atol=1e-6, rtol=1e-4), name
+
+
+def test_small_mini_batches_give_the_same_gradients_without_dropout(tiny_encoder_dir, sentences):
+    texts = [sentences[:8], sentences[8:16]]
+    expected_loss, expected = loss_and_grads(tiny_encoder_dir, texts, None, train=False)
+    cached_loss, cached = loss_and_grads(tiny_encoder_dir, texts, 3, train=False)  # 3 + 3 + 2 rows
+    assert torch.allclose(cached_loss, expected_loss, atol=1e-6)
+    for name, grad in expected.items():
+        assert torch.allclose(cached[name], grad, atol=1e-6, rtol=1e-4), name
+
+
+def test_trainer_with_gradient_caching_trains(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    args = SimCSEConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=16, mini_batch_size=4,
+                        learning_rate=1e-2, pooler="cls", **quiet_args)
+    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    assert all(not torch.equal(p, after[n]) for n, p in before.items() if "pooler.dense" not in n)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(mini_batch_size=0), "`mini_batch_size` must be >= 1, got 0"),
+    (dict(mini_batch_size=4, do_mlm=True), "does not combine with `do_mlm`"),
+])
+def test_bad_cache_settings_are_named(tmp_path, kwargs, message):
+    with pytest.raises(ValueError) as error:
+        SimCSEConfig(output_dir=str(tmp_path), **kwargs)
+    assert message in str(error.value)
