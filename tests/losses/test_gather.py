@@ -1,5 +1,5 @@
 """Negatives gathered across processes: the loss and every gradient of 2 processes (gloo, CPU, launched by torchrun)
-equal one process's on the concatenated batch."""
+equal one process's on the concatenated batch — also with gradient caching on top."""
 
 import os
 import subprocess
@@ -24,6 +24,11 @@ def build_losses(model_dir, gather):
     simcse_model = build_sentence_transformer(model_dir, pooler="avg").eval()
     simcse = SimCSELoss(simcse_model, hard_negative_weight=0.7, gather_across_devices=gather)
     losses["simcse"] = (simcse, lambda rows: ([dict(simcse_model.preprocess(c[rows])) for c in SENTENCES], None))
+    torch.manual_seed(0)
+    cached_model = build_sentence_transformer(model_dir, pooler="avg").eval()
+    cached = SimCSELoss(cached_model, hard_negative_weight=0.7, gather_across_devices=gather, mini_batch_size=3)
+    losses["simcse+gradcache"] = (cached, lambda rows: ([dict(cached_model.preprocess(c[rows])) for c in SENTENCES],
+                                                        None))
     torch.manual_seed(0)
     sft_model = build_sentence_transformer(model_dir, pooler="avg")
     sft = SFTContrastiveLoss(sft_model, num_labels=2, reference="copy", classifier_dropout=0.0,
