@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from .checks import check_objective
@@ -22,7 +23,7 @@ SUPCON_CITATION = """@inproceedings{khosla2020supervised,
 }"""
 
 
-class SupConLoss(nn.Module):
+class SupConLoss(CachedLossMixin, nn.Module):
     """
     Supervised contrastive loss: examples that share a label are pulled together, all others pushed apart.
 
@@ -36,6 +37,9 @@ class SupConLoss(nn.Module):
         base_temperature (`float`, *optional*, defaults to `0.07`): the loss is scaled by
             `temperature / base_temperature`, as the reference implementation.
         num_views (`int`, *optional*, defaults to `1`): encodings per column (dropout views).
+        mini_batch_size (`int`, *optional*): gradient caching (GradCache): embed in mini-batches of this size
+            without a graph, then replay each (dropout included) to push the cached gradients through — the same
+            gradients with memory that stays flat as the batch grows. `None` embeds the whole batch at once.
 
     References:
         - Supervised Contrastive Learning: https://arxiv.org/abs/2004.11362
@@ -63,23 +67,39 @@ class SupConLoss(nn.Module):
     """
 
     def __init__(self, model: SentenceTransformer, temperature: float = 0.07, base_temperature: float = 0.07,
-                 num_views: int = 1) -> None:
+                 num_views: int = 1, mini_batch_size: int | None = None) -> None:
         super().__init__()
         check_objective(temperature)
         if not base_temperature > 0:
             raise ValueError(f"`base_temperature` must be > 0, got {base_temperature}.")
         if num_views < 1:
             raise ValueError(f"`num_views` must be >= 1, got {num_views}.")
+        if mini_batch_size is not None and mini_batch_size < 1:
+            raise ValueError(f"`mini_batch_size` must be >= 1, got {mini_batch_size}.")
         self.model = model
         self.temperature = temperature
         self.base_temperature = base_temperature
         self.num_views = num_views
+        self.mini_batch_size = mini_batch_size
+        self.uses_gradient_cache = mini_batch_size is not None  # read by sentence-transformers' wrapper losses
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
         if labels is None:
             raise ValueError("SupConLoss needs class labels: give the dataset a `label` column.")
-        views = embed_columns(self.model, list(sentence_features) * self.num_views, separate_first=False)
-        return self.compute_loss_from_embeddings(views, labels)
+        views = list(sentence_features) * self.num_views
+        if self.mini_batch_size is not None:
+            return self.forward_cached(views, labels)
+        return self.compute_loss_from_embeddings(embed_columns(self.model, views, separate_first=False), labels)
+
+    def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
+                       with_backward: bool = False) -> Tensor:
+        """GradCache step (2): SupCon from the per-mini-batch embeddings; with `with_backward`, back-propagated to
+        them and returned detached."""
+        loss = self.compute_loss_from_embeddings([torch.cat(view) for view in reps], labels)
+        if with_backward:
+            loss.backward()
+            loss = loss.detach()
+        return loss
 
     def compute_loss_from_embeddings(self, views: list[Tensor], labels: Tensor) -> Tensor:
         """SupCon over all views of all examples, the labels repeated per view."""
@@ -88,7 +108,7 @@ class SupConLoss(nn.Module):
 
     def get_config_dict(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "base_temperature": self.base_temperature,
-                "num_views": self.num_views}
+                "num_views": self.num_views, "mini_batch_size": self.mini_batch_size}
 
     @property
     def citation(self) -> str:

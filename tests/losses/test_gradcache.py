@@ -63,3 +63,25 @@ def test_bad_cache_settings_are_named(tmp_path, kwargs, message):
     with pytest.raises(ValueError) as error:
         SimCSEConfig(output_dir=str(tmp_path), **kwargs)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "dropout"])
+def test_supcon_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, train):
+    from hf_contrastive.losses import SupConLoss
+
+    def run(mini_batch_size):
+        torch.manual_seed(0)
+        model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+        model.train(train)
+        loss = SupConLoss(model, num_views=2, mini_batch_size=mini_batch_size)
+        features = [dict(model.preprocess(sentences[:10]))]
+        torch.manual_seed(3)
+        with column_merging_disabled():
+            value = loss(features, torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 3]))
+        value.backward()
+        return value.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    (expected_loss, expected), (cached_loss, cached) = run(None), run(10)
+    assert torch.allclose(cached_loss, expected_loss, atol=1e-6) and len(cached) > 10
+    for name, grad in expected.items():
+        assert torch.allclose(cached[name], grad, atol=1e-6, rtol=1e-4), name
