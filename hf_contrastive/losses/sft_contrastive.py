@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..modeling.classifier import ClassificationHead
@@ -43,7 +45,7 @@ def instance_labels(labels: Tensor) -> Tensor:
     return labels.masked_scatter(unlabelled, first_free + torch.arange(int(unlabelled.sum()), device=labels.device))
 
 
-class SFTContrastiveLoss(nn.Module):
+class SFTContrastiveLoss(CachedLossMixin, nn.Module):
     """
     `L = CE(head(embedding), label) + contrastive_weight * L_contrastive`: a classification head trained with
     cross-entropy on the labelled rows, plus a contrastive term that keeps each fine-tuned embedding (query) close to
@@ -73,6 +75,9 @@ class SFTContrastiveLoss(nn.Module):
         gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the InfoNCE term's candidates are
             the reference embeddings of every process's rows (world_size x batch negatives). No effect in one
             process; the SupCon term contrasts within each process.
+        mini_batch_size (`int`, *optional*): gradient caching (GradCache) of the fine-tuned embeddings, in
+            mini-batches of this size (dropout replayed): the same gradients as without caching, with flat memory; the
+            loss is then returned as one total (components not logged). `None` embeds the whole batch at once.
 
     Requirements:
         1. A `label` column of class ids in `[0, num_labels)`; `-1` marks an unlabelled row (contrastive term only).
@@ -110,6 +115,7 @@ class SFTContrastiveLoss(nn.Module):
         classifier_dropout: float = 0.1,
         id2label: dict[int, str] | None = None,
         gather_across_devices: bool = True,
+        mini_batch_size: int | None = None,
     ) -> None:
         super().__init__()
         if contrastive not in CONTRASTIVE_TERMS:
@@ -134,12 +140,18 @@ class SFTContrastiveLoss(nn.Module):
         self.base_temperature = base_temperature
         self.contrastive_rows = contrastive_rows
         self.gather_across_devices = gather_across_devices
+        if mini_batch_size is not None and mini_batch_size < 1:
+            raise ValueError(f"`mini_batch_size` must be >= 1, got {mini_batch_size}.")
+        self.mini_batch_size = mini_batch_size
+        self.uses_gradient_cache = mini_batch_size is not None  # read by sentence-transformers' wrapper losses
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
                                        id2label)
         # λ = 0 is plain cross-entropy fine-tuning: no reference model, no contrastive forward.
         self.reference = FrozenReference(model, reference) if contrastive_weight > 0 else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> dict[str, Tensor]:
+        if self.mini_batch_size is not None:
+            return self.forward_cached_terms(list(sentence_features), labels)
         return self.terms_and_logits(sentence_features, labels)[0]
 
     def terms_and_logits(self, sentence_features: list[dict[str, Any]],
@@ -148,36 +160,69 @@ class SFTContrastiveLoss(nn.Module):
         such as single unlabelled texts beside a pair task)."""
         features = list(sentence_features)
         embeddings = embed_columns(self.model, features)  # a pair's columns: one forward each (lengths differ)
+        return self.terms_from_embeddings(embeddings, labels, lambda: self.reference(unwrap(self.model), features))
+
+    def terms_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None,
+                              references: Callable[[], list[Tensor]]) -> tuple[dict[str, Tensor], Tensor | None]:
+        """The terms from the fine-tuned embeddings (one tensor per column); `references()` gives the reference
+        embeddings of the same texts, called only when the contrastive term has rows."""
         size, device = embeddings[0].size(0), embeddings[0].device
-        labels = torch.full((size,), -1, device=device) if labels is None else labels.to(device).long().view(-1)
+        labels = self.row_labels(labels, size, device)
         labelled = labels >= 0
         zero = embeddings[0].sum() * 0.0
         logits = self.head(embeddings) if len(embeddings) == self.head.num_inputs else None
         if labelled.any() and logits is None:
             raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
                              f"{self.head.num_inputs}.")
-        out_of_range = (labels < -1) | (labels >= self.head.num_labels)
-        if out_of_range.any():
-            raise ValueError(f"Label {int(labels[out_of_range][0])} is out of range for {self.head.num_labels} classes "
-                             f"(0..{self.head.num_labels - 1}, -1 for unlabelled).")
         sft = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else zero
-        rows = torch.ones_like(labelled) if self.contrastive_rows == "all" else ~labelled
+        rows = self.contrastive_row_mask(labels)
         if self.reference is not None and rows.any():
-            contrastive = self.contrastive_loss(features, embeddings, labels, rows)
+            contrastive = self.contrastive_loss(embeddings, references(), labels, rows)
         else:
             contrastive = zero
             if self.reference is not None and self._gathers():  # no rows here: still take part in the gather
                 gather_with_grad(embeddings[0].new_zeros(0, embeddings[0].size(-1)))
         return {"sft": sft, "contrastive": self.contrastive_weight * contrastive}, logits
 
+    def row_labels(self, labels: Tensor | None, size: int, device: Any) -> Tensor:
+        """Labels as a long vector (`-1` everywhere when none are given), checked against the head's classes."""
+        labels = torch.full((size,), -1, device=device) if labels is None else labels.to(device).long().view(-1)
+        out_of_range = (labels < -1) | (labels >= self.head.num_labels)
+        if out_of_range.any():
+            raise ValueError(f"Label {int(labels[out_of_range][0])} is out of range for {self.head.num_labels} classes "
+                             f"(0..{self.head.num_labels - 1}, -1 for unlabelled).")
+        return labels
+
+    def contrastive_row_mask(self, labels: Tensor) -> Tensor:
+        return torch.ones_like(labels, dtype=torch.bool) if self.contrastive_rows == "all" else labels < 0
+
+    def forward_cached_terms(self, features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
+        """GradCache: the reference embeddings first (no graph), then sentence-transformers' cached forward; the
+        total loss is returned (its components are not logged separately in this mode)."""
+        size = next(value for value in features[0].values() if isinstance(value, Tensor)).size(0)
+        labels = self.row_labels(labels, size, next(self.head.parameters()).device)
+        references = None
+        if self.reference is not None and self.contrastive_row_mask(labels).any():
+            references = self.reference(unwrap(self.model), features)
+        return self.forward_cached(features, (labels, references))
+
+    def calculate_loss(self, reps: list[list[Tensor]], labels: Any = None, *, with_backward: bool = False) -> Tensor:
+        """GradCache step (2): the terms from the per-mini-batch embeddings; `labels` is `(labels, references)`."""
+        labels, references = labels
+        terms, _ = self.terms_from_embeddings([torch.cat(column) for column in reps], labels, lambda: references)
+        loss = sum(terms.values())
+        if with_backward:
+            loss.backward()
+            loss = loss.detach()
+        return loss
+
     def _gathers(self) -> bool:
         return self.gather_across_devices and self.contrastive == "info_nce" and world()[1] > 1
 
-    def contrastive_loss(self, features: list[dict[str, Any]], embeddings: list[Tensor], labels: Tensor,
+    def contrastive_loss(self, embeddings: list[Tensor], references: list[Tensor], labels: Tensor,
                          rows: Tensor) -> Tensor:
         """The contrastive term over `rows`: fine-tuned embeddings against the reference embeddings of the same texts
         (every column's texts are rows of their own)."""
-        references = self.reference(unwrap(self.model), features)
         queries = torch.cat([e[rows] for e in embeddings])
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype)
         if self.contrastive == "info_nce":

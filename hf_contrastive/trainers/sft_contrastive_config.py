@@ -47,6 +47,9 @@ class SFTContrastiveConfig(ContrastiveConfig):
             Dropout on the head's input in training.
         gather_across_devices (`bool`, *optional*, defaults to `True`):
             Under DDP, the InfoNCE term contrasts with the reference embeddings of every process's rows.
+        mini_batch_size (`int`, *optional*):
+            Gradient caching of the fine-tuned embeddings (same gradients, flat memory; the total loss is logged
+            without its components). `None` embeds the whole batch at once.
         head_learning_rate (`float`, *optional*):
             Learning rate of the classification head (a fresh layer often wants more than the encoder, e.g. 1e-3);
             `None` uses `learning_rate`. Sets `learning_rate_mapping["^head\\."]`.
@@ -78,6 +81,9 @@ class SFTContrastiveConfig(ContrastiveConfig):
     gather_across_devices: bool = field(
         default=True, metadata={"help": "Under DDP, negatives from every process (gathered with gradients)."}
     )
+    mini_batch_size: int | None = field(
+        default=None, metadata={"help": "Gradient caching: embed the batch this many texts at a time."}
+    )
 
     learning_rate: float = field(default=2e-5, metadata={"help": "The initial learning rate."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "In-batch negatives grow with it."})
@@ -100,6 +106,8 @@ class SFTContrastiveConfig(ContrastiveConfig):
             raise ValueError(f"`num_labels` must be >= 2, got {self.num_labels}.")
         if not 0 <= self.classifier_dropout < 1:
             raise ValueError(f"`classifier_dropout` must be in [0, 1), got {self.classifier_dropout}.")
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise ValueError(f"`mini_batch_size` must be >= 1, got {self.mini_batch_size}.")
         if self.head_learning_rate is not None and not self.head_learning_rate > 0:
             raise ValueError(f"`head_learning_rate` must be > 0, got {self.head_learning_rate}.")
         if self.strategy == "alternating":

@@ -48,7 +48,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     _tag_names = ["hf-contrastive", "sft-contrastive"]
     _default_pooler = "avg"
     _loss_fields = ("contrastive", "contrastive_weight", "temperature", "reference", "classifier_dropout",
-                    "gather_across_devices")
+                    "gather_across_devices", "mini_batch_size")
     _card_fields = ("strategy",)
     _prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
     training_args_class = SFTContrastiveConfig
@@ -101,6 +101,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
             classifier_dropout=args.classifier_dropout,
             id2label=self._id2label,
             gather_across_devices=args.gather_across_devices,
+            mini_batch_size=args.mini_batch_size,
         )
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):

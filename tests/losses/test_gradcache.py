@@ -85,3 +85,46 @@ def test_supcon_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, tra
     assert torch.allclose(cached_loss, expected_loss, atol=1e-6) and len(cached) > 10
     for name, grad in expected.items():
         assert torch.allclose(cached[name], grad, atol=1e-6, rtol=1e-4), name
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "dropout"])
+def test_sft_contrastive_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, train):
+    from hf_contrastive.losses import SFTContrastiveLoss
+
+    def run(mini_batch_size):
+        torch.manual_seed(0)
+        model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+        loss = SFTContrastiveLoss(model, num_labels=3, reference="copy", mini_batch_size=mini_batch_size)
+        with torch.no_grad():  # drift from the reference
+            for parameter in model.parameters():
+                parameter.add_(0.05 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)))
+        model.train(train)
+        loss.head.train(train)
+        torch.manual_seed(3)
+        value = loss([dict(model.preprocess(sentences[:10]))], torch.tensor([0, 1, 2, -1, 1, 2, 0, -1, 2, 1]))
+        value = value if isinstance(value, torch.Tensor) else sum(value.values())
+        value.backward()
+        return value.detach(), {n: p.grad.clone() for n, p in loss.named_parameters() if p.grad is not None}
+
+    (expected_loss, expected), (cached_loss, cached) = run(None), run(10)
+    assert torch.allclose(cached_loss, expected_loss, atol=1e-6)
+    assert cached.keys() == expected.keys() and {"head.linear.weight", "head.linear.bias"} <= set(cached)
+    for name, grad in expected.items():
+        assert torch.allclose(cached[name], grad, atol=1e-6, rtol=1e-4), name
+    if not train:  # several mini-batches: equal without dropout
+        _, small = run(4)
+        for name, grad in expected.items():
+            assert torch.allclose(small[name], grad, atol=1e-6, rtol=1e-4), name
+
+
+def test_sft_trainer_with_gradient_caching_trains(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer
+
+    data = Dataset.from_dict({"text": sentences, "label": [i % 2 for i in range(len(sentences))]})
+    args = SFTContrastiveConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=16,
+                                mini_batch_size=4, learning_rate=1e-2, **quiet_args)
+    trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=data)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    assert all(not torch.equal(p, after[n]) for n, p in before.items() if "pooler.dense" not in n)
