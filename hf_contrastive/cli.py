@@ -96,8 +96,9 @@ def sft_data(config: dict[str, Any], train_dataset, sts_eval) -> tuple[Any, Any,
     else:
         return train_dataset, sts_eval, extra
     label_feature = train_dataset.features.get("label")
-    if getattr(label_feature, "names", None) and "label" in eval_dataset.column_names:
-        unknown = sorted(set(map(str, eval_dataset["label"])) - set(label_feature.names))
+    eval_feature = eval_dataset.features.get("label") if "label" in eval_dataset.column_names else None
+    if getattr(label_feature, "names", None) and getattr(eval_feature, "dtype", None) in ("string", "large_string"):
+        unknown = sorted(set(eval_dataset["label"]) - set(label_feature.names))  # class ids are checked by the trainer
         if unknown:
             raise ConfigError(f"labels {unknown} of the evaluation set do not occur in the training set "
                               f"(classes {label_feature.names}).")
@@ -301,6 +302,7 @@ def push_model(args: argparse.Namespace):
             card = card_from_json(file.read())
         card.release = "adapters" if args.adapter_only and card.lora else "merged"
         card.model_id = card.model_name = args.repo_id
+        card.base_model = args.base_model or card.base_model
         if card.curve and os.path.isfile(os.path.join(args.model_dir, card.curve["file"])):
             shutil.copy(os.path.join(args.model_dir, card.curve["file"]), folder)
         write_card(folder, card)

@@ -173,3 +173,19 @@ def test_demo_trains_evaluates_and_releases(tmp_path, capsys):
     assert model.max_seq_length == 256
     assert os.path.isfile(release / "model.safetensors")
     assert torch.isfinite(model.encode(["A man is eating food."], convert_to_tensor=True)).all()
+
+
+def test_sft_data_keeps_integer_evaluation_labels_of_a_class_label_training_set(tmp_path):
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from hf_contrastive.cli import ConfigError, sft_data
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["no", "yes"])})
+    train = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]}, features=features)
+    evaluation = tmp_path / "eval.jsonl"
+    evaluation.write_text('{"text": "c", "label": 1}\n{"text": "d", "label": 0}\n')  # a Hub split's class ids
+    _, eval_dataset, _ = sft_data({"eval_file": str(evaluation)}, train, None)
+    assert eval_dataset["label"] == [1, 0]
+    evaluation.write_text('{"text": "c", "label": "maybe"}\n')
+    with pytest.raises(ConfigError, match=r"labels \['maybe'\] of the evaluation set do not occur"):
+        sft_data({"eval_file": str(evaluation)}, train, None)

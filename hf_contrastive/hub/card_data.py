@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,10 +118,14 @@ def history_summary(log_history: list[dict[str, Any]], metric: str | None) -> tu
     evaluations = [entry for entry in log_history if any(k.startswith("eval_") for k in entry)]
     start = _numbers(evaluations[0]) if evaluations and evaluations[0].get("step") == 0 else {}
     last = _numbers(evaluations[-1]) if evaluations else {}
-    losses = [(entry["step"], float(entry["loss"])) for entry in log_history if "loss" in entry and "step" in entry]
-    if metric is None:
+    losses = [(entry["step"], float(entry["loss"])) for entry in log_history
+              if "loss" in entry and "step" in entry and math.isfinite(entry["loss"])]
+    if metric is not None and not metric.startswith("eval_"):
+        metric = f"eval_{metric}"  # the Trainer's own rule for metric_for_best_model
+    if metric not in last:
         metric = next((k for k in last if k.endswith(("spearman_cosine", "accuracy"))), None)
-    points = [(e["step"], float(e[metric])) for e in evaluations if metric and metric in e and "step" in e]
+    points = [(e["step"], float(e[metric])) for e in evaluations
+              if metric and metric in e and "step" in e and math.isfinite(e[metric])]
     if not losses and not points:
         return start, last, None, []
     info = {"file": "training_curve.png", "steps": max(x for x, _ in losses + points),

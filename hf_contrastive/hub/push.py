@@ -96,8 +96,12 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # an earlier release in `folder` stays as it was
         raise
-    shutil.rmtree(folder, ignore_errors=True)
+    previous = folder.rstrip("/\\") + ".old"
+    shutil.rmtree(previous, ignore_errors=True)
+    if os.path.exists(folder):
+        os.replace(folder, previous)  # the earlier release moves aside whole; it is removed once the new one is in
     os.replace(staging, folder)
+    shutil.rmtree(previous, ignore_errors=True)
     return folder
 
 

@@ -16,6 +16,7 @@ from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import REFERENCE_MODES, FrozenReference
 from .checks import check_objective
 from .functional import info_nce, supcon
+from .cache import apply_on_backward, backward_to_embeddings, own_parameters
 from .gather import gather_with_grad, world
 from .mlm import unwrap
 from .supcon import SUPCON_CITATION
@@ -169,7 +170,7 @@ class SFTContrastiveLoss(CachedLossMixin, nn.Module):
         size, device = embeddings[0].size(0), embeddings[0].device
         labels = self.row_labels(labels, size, device)
         labelled = labels >= 0
-        zero = embeddings[0].sum() * 0.0
+        zero = sum(e.sum() for e in embeddings) * 0.0  # every column in the graph (GradCache needs a gradient each)
         logits = self.head(embeddings) if len(embeddings) == self.head.num_inputs else None
         if labelled.any() and logits is None:
             raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
@@ -199,12 +200,16 @@ class SFTContrastiveLoss(CachedLossMixin, nn.Module):
     def forward_cached_terms(self, features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
         """GradCache: the reference embeddings first (no graph), then sentence-transformers' cached forward; the
         total loss is returned (its components are not logged separately in this mode)."""
-        size = next(value for value in features[0].values() if isinstance(value, Tensor)).size(0)
+        size = next(features[0][key] for key in ("input_ids", "attention_mask", *features[0])
+                    if isinstance(features[0].get(key), Tensor)).size(0)
         labels = self.row_labels(labels, size, next(self.head.parameters()).device)
         references = None
         if self.reference is not None and self.contrastive_row_mask(labels).any():
             references = self.reference(unwrap(self.model), features)
-        return self.forward_cached(features, (labels, references))
+        self._pending_grads = []
+        loss = self.forward_cached(features, (labels, references))
+        pending, self._pending_grads = self._pending_grads, []  # the head's gradients from this call's step (2)
+        return apply_on_backward(loss, pending)
 
     def calculate_loss(self, reps: list[list[Tensor]], labels: Any = None, *, with_backward: bool = False) -> Tensor:
         """GradCache step (2): the terms from the per-mini-batch embeddings; `labels` is `(labels, references)`."""
@@ -212,7 +217,7 @@ class SFTContrastiveLoss(CachedLossMixin, nn.Module):
         terms, _ = self.terms_from_embeddings([torch.cat(column) for column in reps], labels, lambda: references)
         loss = sum(terms.values())
         if with_backward:
-            loss.backward()
+            self._pending_grads = backward_to_embeddings(loss, reps, own_parameters(self))
             loss = loss.detach()
         return loss
 

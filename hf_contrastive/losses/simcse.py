@@ -13,6 +13,7 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 from ..modeling.heads import simcse_mlp
 from .checks import check_objective
 from .functional import info_nce
+from .cache import apply_on_backward, backward_to_embeddings, own_parameters
 from .gather import gather_with_grad
 from .mlm import MaskedLM, unwrap
 
@@ -131,7 +132,10 @@ class SimCSELoss(CachedLossMixin, nn.Module):
         else:
             columns = list(sentence_features)
         if self.mini_batch_size is not None:
-            return self.forward_cached(columns, labels)
+            self._pending_grads = []
+            loss = self.forward_cached(columns, labels)
+            pending, self._pending_grads = self._pending_grads, []  # the MLP's gradients from this call's step (2)
+            return apply_on_backward(loss, pending)
         embeddings = embed_columns(self.model, columns, separate_first=False)
         loss = self.compute_loss_from_embeddings(embeddings)
         if not (self.do_mlm and unwrap(self.model).training):  # masking is a training-time corruption
@@ -162,7 +166,7 @@ class SimCSELoss(CachedLossMixin, nn.Module):
         mini-batches concatenated); with `with_backward`, back-propagated to those embeddings and returned detached."""
         loss = self.compute_loss_from_embeddings([torch.cat(column) for column in reps])
         if with_backward:
-            loss.backward()
+            self._pending_grads = backward_to_embeddings(loss, reps, own_parameters(self))
             loss = loss.detach()
         return loss
 

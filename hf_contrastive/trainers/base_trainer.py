@@ -227,9 +227,10 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         """sentence-transformers' save, then `save_extras` and this library's model card (replacing the generic
         one); a saved LoRA model holds its adapters, and its card says so."""
         super()._save(output_dir, state_dict)
-        folder = output_dir or self.args.output_dir
-        self.save_extras(folder)
-        self.write_card(folder, release="adapters")
+        if self.args.should_save:  # transformers calls `_save` on every process; one writes
+            folder = output_dir or self.args.output_dir
+            self.save_extras(folder)
+            self.write_card(folder, release="adapters")
 
     def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
                     token: str | None = None, revision: str | None = None, *, repo_id: str | None = None,

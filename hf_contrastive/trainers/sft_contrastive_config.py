@@ -29,7 +29,9 @@ class SFTContrastiveConfig(ContrastiveConfig):
             `mixing`: labelled and unlabelled rows shuffled together, every batch trains `CE + λ·contrastive` (the
             contrastive term over all its texts). `alternating`: one batch from the labelled set (cross-entropy
             only), the next from the unlabelled set (λ·contrastive only), in turn (needs an `unlabelled_dataset`;
-            an epoch ends when the smaller of the two runs out).
+            an epoch ends when the smaller of the two runs out). Under DDP the batches are dealt to the processes in
+            turn, so with an even number of processes each optimizer step averages labelled and unlabelled batches
+            of different processes (in effect mixing); alternation holds per step with one process.
         contrastive (`str`, *optional*, defaults to `"info_nce"`):
             `info_nce`, or `supcon` (label-aware: SupCon over the fine-tuned and reference views; one text column,
             `mixing` only).

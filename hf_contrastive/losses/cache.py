@@ -1,0 +1,45 @@
+"""GradCache for losses that own parameters (SimCSE's training-only MLP, SFT's classification head).
+
+sentence-transformers' `CachedLossMixin` back-propagates the loss to the embeddings during the forward pass and
+pushes the cached gradients into the model from a hook on the returned loss, scaled by that loss's incoming
+gradient (gradient accumulation's 1/steps, fp16's loss scale). A loss's own parameters must get the same scaling:
+their gradients are computed in step (2) with `torch.autograd.grad`, kept, and added, times the incoming gradient,
+by a hook on the returned loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+def own_parameters(loss: nn.Module) -> list[nn.Parameter]:
+    """The trainable parameters of `loss` that are not its model's (heads, MLPs)."""
+    model = {id(p) for p in loss.model.parameters()}
+    return [p for p in loss.parameters() if p.requires_grad and id(p) not in model]
+
+
+def backward_to_embeddings(loss: Tensor, reps: Sequence[Sequence[Tensor]],
+                           parameters: Sequence[nn.Parameter]) -> list[tuple[nn.Parameter, Tensor | None]]:
+    """GradCache step (2): the loss's gradients into the embeddings' `.grad` (the cache), and the gradients of
+    `parameters`, returned (not applied) so that they can be scaled by the loss's incoming gradient later."""
+    flat = [rep for column in reps for rep in column]
+    grads = torch.autograd.grad(loss, [*flat, *parameters], allow_unused=True)
+    for rep, grad in zip(flat, grads):
+        rep.grad = grad
+    return list(zip(parameters, grads[len(flat):]))
+
+
+def apply_on_backward(loss: Tensor, pending: Sequence[tuple[nn.Parameter, Tensor | None]]) -> Tensor:
+    """Add each kept gradient, times the gradient reaching `loss`, to its parameter when `loss` is back-propagated."""
+    pending = [(parameter, grad) for parameter, grad in pending if grad is not None]
+    if pending and loss.requires_grad:
+        def hook(grad_output: Tensor) -> None:
+            for parameter, grad in pending:
+                scaled = grad * grad_output.to(grad.dtype)
+                parameter.grad = scaled if parameter.grad is None else parameter.grad + scaled
+
+        loss.register_hook(hook)
+    return loss
