@@ -10,8 +10,10 @@ by a hook on the returned loss.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from torch import Tensor, nn
 
 
@@ -43,3 +45,20 @@ def apply_on_backward(loss: Tensor, pending: Sequence[tuple[nn.Parameter, Tensor
 
         loss.register_hook(hook)
     return loss
+
+
+class CachedLossWithParameters(CachedLossMixin):
+    """`CachedLossMixin` for a loss with its own parameters: call `forward_with_cache` from `forward`, and end
+    `calculate_loss` with `return self.cache_step_two(loss, reps, with_backward)`."""
+
+    def forward_with_cache(self, sentence_features: list[dict[str, Any]], labels: Any = None) -> Tensor:
+        self._pending_grads: list = []
+        loss = self.forward_cached(sentence_features, labels)
+        pending, self._pending_grads = self._pending_grads, []  # the own parameters' gradients of this call
+        return apply_on_backward(loss, pending)
+
+    def cache_step_two(self, loss: Tensor, reps: Sequence[Sequence[Tensor]], with_backward: bool) -> Tensor:
+        if with_backward:
+            self._pending_grads = backward_to_embeddings(loss, reps, own_parameters(self))
+            loss = loss.detach()
+        return loss

@@ -9,14 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import REFERENCE_MODES, FrozenReference
 from .checks import check_objective
 from .functional import info_nce, supcon
-from .cache import apply_on_backward, backward_to_embeddings, own_parameters
+from .cache import CachedLossWithParameters
 from .gather import gather_with_grad, world
 from .mlm import unwrap
 from .supcon import SUPCON_CITATION
@@ -46,7 +45,7 @@ def instance_labels(labels: Tensor) -> Tensor:
     return labels.masked_scatter(unlabelled, first_free + torch.arange(int(unlabelled.sum()), device=labels.device))
 
 
-class SFTContrastiveLoss(CachedLossMixin, nn.Module):
+class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
     """
     `L = CE(head(embedding), label) + contrastive_weight * L_contrastive`: a classification head trained with
     cross-entropy on the labelled rows, plus a contrastive term that keeps each fine-tuned embedding (query) close to
@@ -206,20 +205,14 @@ class SFTContrastiveLoss(CachedLossMixin, nn.Module):
         references = None
         if self.reference is not None and self.contrastive_row_mask(labels).any():
             references = self.reference(unwrap(self.model), features)
-        self._pending_grads = []
-        loss = self.forward_cached(features, (labels, references))
-        pending, self._pending_grads = self._pending_grads, []  # the head's gradients from this call's step (2)
-        return apply_on_backward(loss, pending)
+        return self.forward_with_cache(features, (labels, references))
 
     def calculate_loss(self, reps: list[list[Tensor]], labels: Any = None, *, with_backward: bool = False) -> Tensor:
         """GradCache step (2): the terms from the per-mini-batch embeddings; `labels` is `(labels, references)`."""
         labels, references = labels
         terms, _ = self.terms_from_embeddings([torch.cat(column) for column in reps], labels, lambda: references)
         loss = sum(terms.values())
-        if with_backward:
-            self._pending_grads = backward_to_embeddings(loss, reps, own_parameters(self))
-            loss = loss.detach()
-        return loss
+        return self.cache_step_two(loss, reps, with_backward)
 
     def _gathers(self) -> bool:
         return self.gather_across_devices and self.contrastive == "info_nce" and world()[1] > 1

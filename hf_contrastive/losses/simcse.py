@@ -7,13 +7,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..modeling.heads import simcse_mlp
 from .checks import check_objective
 from .functional import info_nce
-from .cache import apply_on_backward, backward_to_embeddings, own_parameters
+from .cache import CachedLossWithParameters
 from .gather import gather_with_grad
 from .mlm import MaskedLM, unwrap
 
@@ -26,7 +25,7 @@ SIMCSE_CITATION = """@inproceedings{gao2021simcse,
 }"""
 
 
-class SimCSELoss(CachedLossMixin, nn.Module):
+class SimCSELoss(CachedLossWithParameters, nn.Module):
     """
     SimCSE: contrastive learning of sentence embeddings with in-batch negatives (InfoNCE at a low temperature).
 
@@ -132,10 +131,7 @@ class SimCSELoss(CachedLossMixin, nn.Module):
         else:
             columns = list(sentence_features)
         if self.mini_batch_size is not None:
-            self._pending_grads = []
-            loss = self.forward_cached(columns, labels)
-            pending, self._pending_grads = self._pending_grads, []  # the MLP's gradients from this call's step (2)
-            return apply_on_backward(loss, pending)
+            return self.forward_with_cache(columns, labels)
         embeddings = embed_columns(self.model, columns, separate_first=False)
         loss = self.compute_loss_from_embeddings(embeddings)
         if not (self.do_mlm and unwrap(self.model).training):  # masking is a training-time corruption
@@ -165,10 +161,7 @@ class SimCSELoss(CachedLossMixin, nn.Module):
         """GradCache step (2): the loss over the whole batch from the per-mini-batch embeddings (each column's
         mini-batches concatenated); with `with_backward`, back-propagated to those embeddings and returned detached."""
         loss = self.compute_loss_from_embeddings([torch.cat(column) for column in reps])
-        if with_backward:
-            self._pending_grads = backward_to_embeddings(loss, reps, own_parameters(self))
-            loss = loss.detach()
-        return loss
+        return self.cache_step_two(loss, reps, with_backward)
 
     def mlm_loss(self, features: dict[str, Any]) -> Tensor:
         """Masked-LM cross-entropy of a second forward pass over the masked `features` (as SimCSE's `do_mlm`)."""
