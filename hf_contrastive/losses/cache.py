@@ -17,6 +17,13 @@ from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from torch import Tensor, nn
 
 
+def use_gradient_cache(loss: nn.Module, mini_batch_size: int | None) -> None:
+    """Set a loss's GradCache `mini_batch_size` (`None`: off) and the `uses_gradient_cache` flag that
+    sentence-transformers' wrapper losses read."""
+    loss.mini_batch_size = mini_batch_size
+    loss.uses_gradient_cache = mini_batch_size is not None
+
+
 def own_parameters(loss: nn.Module) -> list[nn.Parameter]:
     """The trainable parameters of `loss` that are not its model's (heads, MLPs)."""
     model = {id(p) for p in loss.model.parameters()}

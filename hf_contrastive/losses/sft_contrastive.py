@@ -13,9 +13,9 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import REFERENCE_MODES, FrozenReference
-from .checks import check_objective
+from .checks import check_gradient_cache, check_objective
 from .functional import info_nce, supcon
-from .cache import CachedLossWithParameters
+from .cache import CachedLossWithParameters, use_gradient_cache
 from .gather import gather_with_grad, world
 from .mlm import unwrap
 from .supcon import SUPCON_CITATION
@@ -140,10 +140,8 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         self.base_temperature = base_temperature
         self.contrastive_rows = contrastive_rows
         self.gather_across_devices = gather_across_devices
-        if mini_batch_size is not None and mini_batch_size < 1:
-            raise ValueError(f"`mini_batch_size` must be >= 1, got {mini_batch_size}.")
-        self.mini_batch_size = mini_batch_size
-        self.uses_gradient_cache = mini_batch_size is not None  # read by sentence-transformers' wrapper losses
+        check_gradient_cache(mini_batch_size)
+        use_gradient_cache(self, mini_batch_size)
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
                                        id2label)
         # λ = 0 is plain cross-entropy fine-tuning: no reference model, no contrastive forward.

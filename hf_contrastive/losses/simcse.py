@@ -10,9 +10,9 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..modeling.heads import simcse_mlp
-from .checks import check_objective
+from .checks import check_gradient_cache, check_objective
 from .functional import info_nce
-from .cache import CachedLossWithParameters
+from .cache import CachedLossWithParameters, use_gradient_cache
 from .gather import gather_with_grad
 from .mlm import MaskedLM, unwrap
 
@@ -105,10 +105,7 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
     ) -> None:
         super().__init__()
         check_objective(temperature, mlm_weight, mlm_probability)
-        if mini_batch_size is not None and mini_batch_size < 1:
-            raise ValueError(f"`mini_batch_size` must be >= 1, got {mini_batch_size}.")
-        if mini_batch_size is not None and do_mlm:
-            raise ValueError("`mini_batch_size` (gradient caching) does not combine with `do_mlm`; use one of them.")
+        check_gradient_cache(mini_batch_size, do_mlm)
         self.model = model
         self.temperature = temperature
         self.hard_negative_weight = hard_negative_weight
@@ -117,8 +114,7 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
         self.gather_across_devices = gather_across_devices
-        self.mini_batch_size = mini_batch_size
-        self.uses_gradient_cache = mini_batch_size is not None  # read by sentence-transformers' wrapper losses
+        use_gradient_cache(self, mini_batch_size)
         self.mlp = None
         if mlp_only_train:
             config = getattr(model.transformers_model, "config", None)

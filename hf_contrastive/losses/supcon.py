@@ -10,7 +10,8 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
-from .checks import check_objective
+from .cache import use_gradient_cache
+from .checks import check_gradient_cache, check_objective
 from .functional import supcon
 
 SUPCON_CITATION = """@inproceedings{khosla2020supervised,
@@ -74,14 +75,12 @@ class SupConLoss(CachedLossMixin, nn.Module):
             raise ValueError(f"`base_temperature` must be > 0, got {base_temperature}.")
         if num_views < 1:
             raise ValueError(f"`num_views` must be >= 1, got {num_views}.")
-        if mini_batch_size is not None and mini_batch_size < 1:
-            raise ValueError(f"`mini_batch_size` must be >= 1, got {mini_batch_size}.")
+        check_gradient_cache(mini_batch_size)
         self.model = model
         self.temperature = temperature
         self.base_temperature = base_temperature
         self.num_views = num_views
-        self.mini_batch_size = mini_batch_size
-        self.uses_gradient_cache = mini_batch_size is not None  # read by sentence-transformers' wrapper losses
+        use_gradient_cache(self, mini_batch_size)
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
         if labels is None:

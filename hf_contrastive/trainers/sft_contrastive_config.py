@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sentence_transformers.base.sampler import MultiDatasetBatchSamplers
 
 from ..losses.sft_contrastive import CONTRASTIVE_TERMS, DEFAULT_TEMPERATURES
-from ..losses.checks import check_objective
+from ..losses.checks import check_gradient_cache, check_objective
 from ..modeling.reference import REFERENCE_MODES
 from .base_config import ContrastiveConfig
 
@@ -108,8 +108,7 @@ class SFTContrastiveConfig(ContrastiveConfig):
             raise ValueError(f"`num_labels` must be >= 2, got {self.num_labels}.")
         if not 0 <= self.classifier_dropout < 1:
             raise ValueError(f"`classifier_dropout` must be in [0, 1), got {self.classifier_dropout}.")
-        if self.mini_batch_size is not None and self.mini_batch_size < 1:
-            raise ValueError(f"`mini_batch_size` must be >= 1, got {self.mini_batch_size}.")
+        check_gradient_cache(self.mini_batch_size)
         if self.head_learning_rate is not None and not self.head_learning_rate > 0:
             raise ValueError(f"`head_learning_rate` must be > 0, got {self.head_learning_rate}.")
         if self.strategy == "alternating":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..losses.checks import check_objective
+from ..losses.checks import check_gradient_cache, check_objective
 from .base_config import ContrastiveConfig
 
 SIMCSE_MODES = ("unsupervised", "supervised")
@@ -80,10 +80,7 @@ class SimCSEConfig(ContrastiveConfig):
         if self.mode not in SIMCSE_MODES:
             raise ValueError(f"`mode` must be one of {SIMCSE_MODES}, got {self.mode!r}.")
         check_objective(self.temperature, self.mlm_weight, self.mlm_probability)
-        if self.mini_batch_size is not None and self.mini_batch_size < 1:
-            raise ValueError(f"`mini_batch_size` must be >= 1, got {self.mini_batch_size}.")
-        if self.mini_batch_size is not None and self.do_mlm:
-            raise ValueError("`mini_batch_size` (gradient caching) does not combine with `do_mlm`; use one of them.")
+        check_gradient_cache(self.mini_batch_size, self.do_mlm)
         super().__post_init__()
         if self.mlp_only_train and self.pooler not in (None, "cls"):
             raise ValueError(f"`mlp_only_train=True` needs `pooler='cls'`, got `pooler={self.pooler!r}`.")
