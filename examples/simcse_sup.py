@@ -2,7 +2,7 @@
 (default: simcse_sup.yaml beside this).
 
     python examples/simcse_sup.py [CONFIG.yaml]
-    torchrun --nproc_per_node 4 examples/simcse_sup.py      # data-parallel; negatives per process for now
+    torchrun --nproc_per_node 4 examples/simcse_sup.py      # data-parallel; negatives from all processes
 
 Needs a GPU and the Hub for the paper's model and data.
 """

@@ -5,11 +5,16 @@ pushes the cached gradients into the model from a hook on the returned loss, sca
 gradient (gradient accumulation's 1/steps, fp16's loss scale). A loss's own parameters must get the same scaling:
 their gradients are computed in step (2) with `torch.autograd.grad`, kept, and added, times the incoming gradient,
 by a hook on the returned loss.
+
+The mini-batches are replayed inside the backward pass, outside the forward's `torch.autocast` (mixed precision):
+`AutocastReplay` replays each under the autocast state of its first pass, so the graph the cached gradients are
+pushed through is the one that made the cached embeddings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -54,7 +59,29 @@ def apply_on_backward(loss: Tensor, pending: Sequence[tuple[nn.Parameter, Tensor
     return loss
 
 
-class CachedLossWithParameters(CachedLossMixin):
+def autocast_state(device_type: str) -> dict[str, Any] | None:
+    """`torch.autocast` arguments that reproduce the autocast now active for `device_type`, or `None`."""
+    if not torch.is_autocast_enabled(device_type):
+        return None
+    return {"device_type": device_type, "dtype": torch.get_autocast_dtype(device_type)}
+
+
+class AutocastReplay(CachedLossMixin):
+    """`CachedLossMixin` whose replayed mini-batches (step 3) run under the autocast of their first pass (step 1),
+    kept beside that pass's random state."""
+
+    def embed_minibatch(self, sentence_feature: dict[str, Tensor], begin: int, end: int, with_grad: bool,
+                        copy_random_state: bool, random_state: Any = None) -> tuple[Tensor, Any]:
+        replayed = getattr(random_state, "autocast", None)
+        with torch.autocast(**replayed) if replayed else nullcontext():
+            reps, state = super().embed_minibatch(sentence_feature, begin, end, with_grad, copy_random_state,
+                                                  random_state)
+        if state is not None:
+            state.autocast = autocast_state(reps.device.type)
+        return reps, state
+
+
+class CachedLossWithParameters(AutocastReplay):
     """`CachedLossMixin` for a loss with its own parameters: call `forward_with_cache` from `forward`, and end
     `calculate_loss` with `return self.cache_step_two(loss, reps, with_backward)`."""
 

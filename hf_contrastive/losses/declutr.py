@@ -11,6 +11,7 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from .checks import check_objective
 from .functional import nt_xent
+from .gather import gather_with_grad, share_of_mean, world
 from .mlm import MaskedLM, unwrap
 
 DECLUTR_CITATION = """@inproceedings{giorgi2021declutr,
@@ -36,6 +37,9 @@ class DeCLUTRLoss(nn.Module):
         do_mlm (`bool`, *optional*, defaults to `True`): add the MLM term on the masked anchors (training mode only).
         mlm_weight (`float`, *optional*, defaults to `1.0`): weight of the MLM term (the original adds it unweighted).
         mlm_probability (`float`, *optional*, defaults to `0.15`): share of anchor tokens masked.
+        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, every anchor and positive of
+            every process is a candidate for each of this process's rows (gathered with their gradients: the same
+            gradients as one process on the concatenated batch). No effect in one process.
 
     References:
         - DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations: https://arxiv.org/abs/2006.03659
@@ -65,6 +69,7 @@ class DeCLUTRLoss(nn.Module):
         do_mlm: bool = True,
         mlm_weight: float = 1.0,
         mlm_probability: float = 0.15,
+        gather_across_devices: bool = True,
     ) -> None:
         super().__init__()
         check_objective(temperature, mlm_weight, mlm_probability)
@@ -73,6 +78,7 @@ class DeCLUTRLoss(nn.Module):
         self.do_mlm = do_mlm
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
+        self.gather_across_devices = gather_across_devices
         self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> Tensor | dict:
@@ -94,11 +100,19 @@ class DeCLUTRLoss(nn.Module):
         return {"contrastive": contrastive, "mlm": self.mlm_weight * self.mlm.loss(self.model, outputs, mlm_labels)}
 
     def compute_loss_from_embeddings(self, anchors: Tensor, positives: list[Tensor]) -> Tensor:
-        """NT-Xent between the anchors and the mean of each anchor's positives."""
-        return nt_xent(anchors, torch.stack(positives).mean(dim=0), temperature=self.temperature)
+        """NT-Xent between the anchors and the mean of each anchor's positives (of every process, gathered)."""
+        positives = torch.stack(positives).mean(dim=0)
+        if not (self.gather_across_devices and world()[1] > 1):
+            return nt_xent(anchors, positives, temperature=self.temperature)
+        all_anchors, offset = gather_with_grad(anchors)
+        all_positives, _ = gather_with_grad(positives)
+        total = nt_xent(anchors, positives, temperature=self.temperature, all_anchors=all_anchors,
+                        all_positives=all_positives, offset=offset, reduction="sum")
+        return share_of_mean(total, 2 * all_anchors.size(0))
 
     def get_config_dict(self) -> dict[str, Any]:
-        config = {"temperature": self.temperature, "do_mlm": self.do_mlm}
+        config = {"temperature": self.temperature, "do_mlm": self.do_mlm,
+                  "gather_across_devices": self.gather_across_devices}
         if self.do_mlm:
             config |= {"mlm_weight": self.mlm_weight, "mlm_probability": self.mlm_probability}
         return config

@@ -27,6 +27,7 @@ def info_nce(
     temperature: float = 0.05,
     hard_negative_weight: float = 0.0,
     offset: int = 0,
+    reduction: str = "mean",
 ) -> Tensor:
     """InfoNCE (NT-Xent) with in-batch negatives, as in SimCSE (Gao et al., 2021, eq. 1 and 5).
 
@@ -45,9 +46,10 @@ def info_nce(
         hard_negative_weight (`float`, *optional*, defaults to `0.0`): added to the logit of each row's own hard
             negative(s).
         offset (`int`, *optional*, defaults to `0`): where this process's rows start in gathered candidates.
+        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` over the rows.
 
     Returns:
-        The mean cross-entropy over the `B` rows (a 0-dim tensor).
+        The mean (or sum) cross-entropy over the `B` rows (a 0-dim tensor).
 
     >>> x = torch.eye(3)
     >>> round(info_nce(x, x, temperature=1.0).item(), 4)
@@ -63,10 +65,19 @@ def info_nce(
         weights = torch.zeros_like(logits)
         weights[rows[:, None], own_negative_columns] = hard_negative_weight
         logits = logits + weights
-    return F.cross_entropy(logits, own)
+    return F.cross_entropy(logits, own, reduction=reduction)
 
 
-def nt_xent(anchors: Tensor, positives: Tensor, *, temperature: float = 0.05) -> Tensor:
+def nt_xent(
+    anchors: Tensor,
+    positives: Tensor,
+    *,
+    temperature: float = 0.05,
+    all_anchors: Tensor | None = None,
+    all_positives: Tensor | None = None,
+    offset: int = 0,
+    reduction: str = "mean",
+) -> Tensor:
     """NT-Xent (SimCLR; pytorch-metric-learning's `NTXentLoss` as DeCLUTR uses it) over `2N` embeddings.
 
     The `2N` rows are `[anchors; positives]`; row `i` has one positive (its partner: `positives[i]` for `anchors[i]`
@@ -74,20 +85,44 @@ def nt_xent(anchors: Tensor, positives: Tensor, *, temperature: float = 0.05) ->
     document). Each of the `2N` (row, partner) pairs contributes `-log softmax` over that row's `2N - 1` candidates;
     the result is their mean.
 
+    Args:
+        anchors, positives (`Tensor` of shape `(B, D)`): this process's rows.
+        temperature (`float`, *optional*, defaults to `0.05`): softmax temperature, > 0.
+        all_anchors, all_positives (`Tensor` of shape `(N, D)`, *optional*): the candidates, gathered from every
+            process (defaults: `anchors`, `positives`); this process's rows are rows `offset .. offset + B` of each.
+        offset (`int`, *optional*, defaults to `0`): where this process's rows start in the gathered ones.
+        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` over this process's `2B` rows.
+
+    Returns:
+        The mean (or sum) over this process's `2B` rows.
+
     >>> round(nt_xent(torch.eye(2), torch.eye(2), temperature=1.0).item(), 4)
     0.5514
     """
-    embeddings = torch.cat([anchors, positives], dim=0)
-    count = anchors.size(0)
-    logits = cosine_logits(embeddings, embeddings, temperature)
-    self_mask = torch.eye(2 * count, dtype=torch.bool, device=logits.device)
+    all_anchors = anchors if all_anchors is None else all_anchors
+    all_positives = positives if all_positives is None else all_positives
+    total = all_anchors.size(0)
+    logits = cosine_logits(torch.cat([anchors, positives]), torch.cat([all_anchors, all_positives]), temperature)
+    own = offset + torch.arange(anchors.size(0), device=logits.device)
+    self_columns = torch.cat([own, own + total])
+    rows = torch.arange(logits.size(0), device=logits.device)
+    self_mask = torch.zeros_like(logits, dtype=torch.bool)
+    self_mask[rows, self_columns] = True
     logits = logits.masked_fill(self_mask, float("-inf"))
-    rows = torch.arange(count, device=logits.device)
-    partners = torch.cat([rows + count, rows])
-    return F.cross_entropy(logits, partners)
+    return F.cross_entropy(logits, torch.cat([own + total, own]), reduction=reduction)
 
 
-def supcon(embeddings: Tensor, labels: Tensor, *, temperature: float = 0.07, base_temperature: float = 0.07) -> Tensor:
+def supcon(
+    embeddings: Tensor,
+    labels: Tensor,
+    *,
+    temperature: float = 0.07,
+    base_temperature: float = 0.07,
+    candidates: Tensor | None = None,
+    candidate_labels: Tensor | None = None,
+    self_columns: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
     """Supervised contrastive loss (Khosla et al., 2020, eq. 2, "L_out"), over `N` embeddings with class labels.
 
     Every embedding is an anchor; its positives are the other embeddings with the same label, and its denominator
@@ -97,17 +132,40 @@ def supcon(embeddings: Tensor, labels: Tensor, *, temperature: float = 0.07, bas
     has no defined term and is left out; the reference code counts it as 0 in the mean). With no positive pair at
     all the loss is 0. For several views per example, concatenate the views and repeat the labels.
 
+    Args:
+        embeddings (`Tensor` of shape `(N, D)`), labels (`Tensor` of shape `(N,)`): the anchors and their classes.
+        temperature, base_temperature (`float`, *optional*, default to `0.07`): the loss is scaled by their ratio.
+        candidates (`Tensor` of shape `(M, D)`), candidate_labels (`Tensor` of shape `(M,)`), *optional*: what the
+            anchors are contrasted with (defaults: the anchors), e.g. the rows of every process, gathered.
+        self_columns (`Tensor` of shape `(N,)`, *optional*): the column of each anchor itself among the candidates
+            (left out of its denominator); defaults to `0 .. N - 1`.
+        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` of the defined `L_i`.
+
     >>> round(supcon(torch.eye(4), torch.tensor([0, 0, 1, 1])).item(), 4)
     1.0986
     """
-    count = embeddings.size(0)
-    self_mask = torch.eye(count, dtype=torch.bool, device=embeddings.device)
-    logits = cosine_logits(embeddings, embeddings, temperature).masked_fill(self_mask, float("-inf"))
+    candidates = embeddings if candidates is None else candidates
+    candidate_labels = labels if candidate_labels is None else candidate_labels
+    rows = torch.arange(embeddings.size(0), device=embeddings.device)
+    self_mask = torch.zeros(embeddings.size(0), candidates.size(0), dtype=torch.bool, device=embeddings.device)
+    self_mask[rows, rows if self_columns is None else self_columns] = True
+    logits = cosine_logits(embeddings, candidates, temperature).masked_fill(self_mask, float("-inf"))
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positives = (labels[:, None] == labels[None, :]) & ~self_mask
+    positives = (labels[:, None] == candidate_labels[None, :]) & ~self_mask
     per_anchor = positives.sum(dim=1)
     has_positive = per_anchor > 0
     if not has_positive.any():
         return embeddings.sum() * 0.0
     mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)[has_positive] / per_anchor[has_positive]
-    return -(temperature / base_temperature) * mean_log_prob.mean()
+    terms = -(temperature / base_temperature) * mean_log_prob
+    return terms.mean() if reduction == "mean" else terms.sum()
+
+
+def anchors_with_positives(labels: Tensor) -> int:
+    """How many of the rows share their label with another row (the anchors `supcon` averages over).
+
+    >>> anchors_with_positives(torch.tensor([0, 1, 0, 2]))
+    2
+    """
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    return int((counts[inverse] > 1).sum())

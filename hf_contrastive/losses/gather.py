@@ -37,3 +37,24 @@ def gather_with_grad(tensor: Tensor) -> tuple[Tensor, int]:
     padded = torch.cat([tensor, tensor.new_zeros(padding, *tensor.shape[1:])]) if padding else tensor
     parts = all_gather(padded)
     return torch.cat([part[:size] for part, size in zip(parts, sizes)], dim=0), sum(sizes[:rank])
+
+
+def global_count(count: int, device: torch.device | str = "cpu") -> int:
+    """The sum of `count` over every process (a collective: every process must call it)."""
+    if world()[1] == 1:
+        return count
+    total = torch.tensor([count], dtype=torch.long, device=device)
+    dist.all_reduce(total)
+    return int(total)
+
+
+def share_of_mean(local_sum: Tensor, global_count: int) -> Tensor:
+    """This process's part of the mean over the `global_count` loss terms of all processes, from the sum of its own.
+
+    DDP averages the gradients over the `world_size` processes, so each process returns
+    `local_sum * world_size / global_count`: the update is exactly that of the mean over the concatenated batch in one
+    process however the terms are spread (an uneven last batch, SFT's unlabelled rows, SupCon's anchors that have a
+    positive), and the mean of the logged per-process values is that mean too.
+    """
+    _, world_size = world()
+    return local_sum * (world_size / global_count) if global_count else local_sum * 0.0

@@ -16,9 +16,9 @@ from ..modeling.reference import REFERENCE_MODES, FrozenReference
 from .checks import check_gradient_cache, check_objective
 from .functional import info_nce, supcon
 from .cache import CachedLossWithParameters, use_gradient_cache
-from .gather import gather_with_grad, world
+from .gather import gather_with_grad, global_count, share_of_mean, world
 from .mlm import unwrap
-from .supcon import SUPCON_CITATION
+from .supcon import SUPCON_CITATION, gathered_supcon
 
 CONTRASTIVE_TERMS = ("info_nce", "supcon")
 CONTRASTIVE_ROWS = ("all", "unlabelled")
@@ -72,9 +72,10 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
             `(u, v, |u - v|)` as SBERT's NLI classifier).
         classifier_dropout (`float`, *optional*, defaults to `0.1`): dropout on the head's input.
         id2label (`dict[int, str]`, *optional*): class names, saved with the head.
-        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the InfoNCE term's candidates are
-            the reference embeddings of every process's rows (world_size x batch negatives). No effect in one
-            process; the SupCon term contrasts within each process.
+        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the contrastive term's candidates
+            are the rows of every process (InfoNCE: their reference embeddings, world_size x batch negatives; SupCon:
+            both views and the labels), gathered with their gradients, and both terms are means over every
+            process's rows: the gradients of one process on the concatenated batch. No effect in one process.
         mini_batch_size (`int`, *optional*): gradient caching (GradCache) of the fine-tuned embeddings, in
             mini-batches of this size (dropout replayed): the same gradients as without caching, with flat memory; the
             loss is then returned as one total (components not logged). `None` embeds the whole batch at once.
@@ -172,14 +173,18 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         if labelled.any() and logits is None:
             raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
                              f"{self.head.num_inputs}.")
-        sft = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else zero
+        if self._gathers():  # the mean over every process's labelled rows, as one process on the whole batch
+            total = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum") if labelled.any() else zero
+            sft = share_of_mean(total, global_count(int(labelled.sum()), device))
+        else:
+            sft = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else zero
         rows = self.contrastive_row_mask(labels)
         if self.reference is not None and rows.any():
             contrastive = self.contrastive_loss(embeddings, references(), labels, rows)
+        elif self.reference is not None and self._gathers():  # no rows here: still take part in the gathers
+            contrastive = self.contrastive_loss(embeddings, embeddings, labels, rows) + zero
         else:
             contrastive = zero
-            if self.reference is not None and self._gathers():  # no rows here: still take part in the gather
-                gather_with_grad(embeddings[0].new_zeros(0, embeddings[0].size(-1)))
         return {"sft": sft, "contrastive": self.contrastive_weight * contrastive}, logits
 
     def row_labels(self, labels: Tensor | None, size: int, device: Any) -> Tensor:
@@ -213,7 +218,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         return self.cache_step_two(loss, reps, with_backward)
 
     def _gathers(self) -> bool:
-        return self.gather_across_devices and self.contrastive == "info_nce" and world()[1] > 1
+        return self.gather_across_devices and world()[1] > 1
 
     def contrastive_loss(self, embeddings: list[Tensor], references: list[Tensor], labels: Tensor,
                          rows: Tensor) -> Tensor:
@@ -222,11 +227,15 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         queries = torch.cat([e[rows] for e in embeddings])
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype)
         if self.contrastive == "info_nce":
-            positives, offset = gather_with_grad(positives) if self._gathers() else (positives, 0)
-            return info_nce(queries, positives, temperature=self.temperature, offset=offset)
-        classes = instance_labels(labels[rows])
-        return supcon(torch.cat([queries, positives]), classes.repeat(2), temperature=self.temperature,
-                      base_temperature=self.base_temperature)
+            if not self._gathers():
+                return info_nce(queries, positives, temperature=self.temperature)
+            positives, offset = gather_with_grad(positives)
+            total = info_nce(queries, positives, temperature=self.temperature, offset=offset, reduction="sum")
+            return share_of_mean(total, positives.size(0))
+        objective = {"temperature": self.temperature, "base_temperature": self.base_temperature}
+        if self._gathers():  # unlabelled rows numbered over every process's labels, so that they stay unique
+            return gathered_supcon([queries, positives], labels[rows], classes=instance_labels, **objective)
+        return supcon(torch.cat([queries, positives]), instance_labels(labels[rows]).repeat(2), **objective)
 
     def get_config_dict(self) -> dict[str, Any]:
         config = {"num_labels": self.head.num_labels, "contrastive_weight": self.contrastive_weight,

@@ -13,7 +13,7 @@ from ..modeling.heads import simcse_mlp
 from .checks import check_gradient_cache, check_objective
 from .functional import info_nce
 from .cache import CachedLossWithParameters, use_gradient_cache
-from .gather import gather_with_grad
+from .gather import gather_with_grad, share_of_mean, world
 from .mlm import MaskedLM, unwrap
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
@@ -139,18 +139,14 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         if self.mlp is not None:
             embeddings = [self.mlp(e) for e in embeddings]
         anchors, positives, *negatives = embeddings
-        offset = 0
-        if self.gather_across_devices:  # the candidates of every process; this process's anchors
-            positives, offset = gather_with_grad(positives)
-            negatives = [gather_with_grad(negative)[0] for negative in negatives]
-        return info_nce(
-            anchors,
-            positives,
-            negatives,
-            temperature=self.temperature,
-            hard_negative_weight=self.hard_negative_weight,
-            offset=offset,
-        )
+        objective = {"temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight}
+        if not (self.gather_across_devices and world()[1] > 1):
+            return info_nce(anchors, positives, negatives, **objective)
+        # the candidates of every process; this process's anchors
+        positives, offset = gather_with_grad(positives)
+        negatives = [gather_with_grad(negative)[0] for negative in negatives]
+        total = info_nce(anchors, positives, negatives, offset=offset, reduction="sum", **objective)
+        return share_of_mean(total, positives.size(0))
 
     def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
                        with_backward: bool = False) -> Tensor:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
-from .cache import use_gradient_cache
+from .cache import AutocastReplay, use_gradient_cache
 from .checks import check_gradient_cache, check_objective
-from .functional import supcon
+from .functional import anchors_with_positives, supcon
+from .gather import gather_with_grad, share_of_mean, world
 
 SUPCON_CITATION = """@inproceedings{khosla2020supervised,
     title = {Supervised Contrastive Learning},
@@ -24,7 +25,26 @@ SUPCON_CITATION = """@inproceedings{khosla2020supervised,
 }"""
 
 
-class SupConLoss(CachedLossMixin, nn.Module):
+def gathered_supcon(views: list[Tensor], labels: Tensor, classes: Callable[[Tensor], Tensor] | None = None,
+                    **objective: float) -> Tensor:
+    """This process's share of SupCon over the views and labels of every process (each view gathered in rank order,
+    as one process would hold the concatenated batch), its own rows being the anchors. `classes` maps the gathered
+    labels to SupCon classes (e.g. `instance_labels`, which must see every process's labels to stay unique)."""
+    gathered = [gather_with_grad(view) for view in views]
+    offset, total = gathered[0][1], gathered[0][0].size(0)
+    all_labels = gather_with_grad(labels)[0]
+    if classes is not None:
+        all_labels = classes(all_labels)
+    own = offset + torch.arange(labels.size(0), device=labels.device)
+    local = all_labels[own].repeat(len(views))
+    all_labels = all_labels.repeat(len(views))
+    self_columns = torch.cat([own + view * total for view in range(len(views))])
+    loss = supcon(torch.cat(views), local, candidates=torch.cat([g for g, _ in gathered]),
+                  candidate_labels=all_labels, self_columns=self_columns, reduction="sum", **objective)
+    return share_of_mean(loss, anchors_with_positives(all_labels))
+
+
+class SupConLoss(AutocastReplay, nn.Module):
     """
     Supervised contrastive loss: examples that share a label are pulled together, all others pushed apart.
 
@@ -41,6 +61,9 @@ class SupConLoss(CachedLossMixin, nn.Module):
         mini_batch_size (`int`, *optional*): gradient caching (GradCache): embed in mini-batches of this size
             without a graph, then replay each (dropout included) to push the cached gradients through — the same
             gradients with memory that stays flat as the batch grows. `None` embeds the whole batch at once.
+        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the views and labels of every
+            process are candidates for this process's anchors (gathered with their gradients: the same gradients as
+            one process on the concatenated batch). No effect in one process.
 
     References:
         - Supervised Contrastive Learning: https://arxiv.org/abs/2004.11362
@@ -68,7 +91,7 @@ class SupConLoss(CachedLossMixin, nn.Module):
     """
 
     def __init__(self, model: SentenceTransformer, temperature: float = 0.07, base_temperature: float = 0.07,
-                 num_views: int = 1, mini_batch_size: int | None = None) -> None:
+                 num_views: int = 1, mini_batch_size: int | None = None, gather_across_devices: bool = True) -> None:
         super().__init__()
         check_objective(temperature)
         if not base_temperature > 0:
@@ -80,6 +103,7 @@ class SupConLoss(CachedLossMixin, nn.Module):
         self.temperature = temperature
         self.base_temperature = base_temperature
         self.num_views = num_views
+        self.gather_across_devices = gather_across_devices
         use_gradient_cache(self, mini_batch_size)
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
@@ -101,13 +125,17 @@ class SupConLoss(CachedLossMixin, nn.Module):
         return loss
 
     def compute_loss_from_embeddings(self, views: list[Tensor], labels: Tensor) -> Tensor:
-        """SupCon over all views of all examples, the labels repeated per view."""
-        return supcon(torch.cat(views), labels.to(views[0].device).repeat(len(views)),
-                      temperature=self.temperature, base_temperature=self.base_temperature)
+        """SupCon over all views of all examples, the labels repeated per view (of every process, gathered)."""
+        labels = labels.to(views[0].device).view(-1)
+        objective = {"temperature": self.temperature, "base_temperature": self.base_temperature}
+        if not (self.gather_across_devices and world()[1] > 1):
+            return supcon(torch.cat(views), labels.repeat(len(views)), **objective)
+        return gathered_supcon(views, labels, **objective)
 
     def get_config_dict(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "base_temperature": self.base_temperature,
-                "num_views": self.num_views, "mini_batch_size": self.mini_batch_size}
+                "num_views": self.num_views, "mini_batch_size": self.mini_batch_size,
+                "gather_across_devices": self.gather_across_devices}
 
     @property
     def citation(self) -> str:

@@ -35,6 +35,8 @@ class DeCLUTRConfig(ContrastiveConfig):
         do_mlm (`bool`, *optional*, defaults to `True`): MLM on the masked anchors, in the same forward pass.
         mlm_weight (`float`, *optional*, defaults to `1.0`): weight of the MLM term.
         mlm_probability (`float`, *optional*, defaults to `0.15`): share of anchor tokens masked.
+        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP (torchrun / accelerate), every span
+            of every process is a candidate (gathered with their gradients), as one process on the whole batch.
 
         > Model defaults
 
@@ -57,6 +59,9 @@ class DeCLUTRConfig(ContrastiveConfig):
     do_mlm: bool = field(default=True, metadata={"help": "MLM on the masked anchors."})
     mlm_weight: float = field(default=1.0, metadata={"help": "Weight of the MLM term."})
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of anchor tokens masked."})
+    gather_across_devices: bool = field(
+        default=True, metadata={"help": "Under DDP, spans from every process as negatives (gathered with gradients)."}
+    )
 
     learning_rate: float = field(default=5e-5, metadata={"help": "DeCLUTR's value."})
     weight_decay: float = field(default=0.1, metadata={"help": "DeCLUTR's value (not on biases and LayerNorm)."})

@@ -48,7 +48,7 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     _default_pooler = "avg"  # mean pooling, as the original
     _paper = {"title": "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations",
               "id": "2006.03659"}
-    _loss_fields = ("temperature", "do_mlm", "mlm_weight", "mlm_probability")
+    _loss_fields = ("temperature", "do_mlm", "mlm_weight", "mlm_probability", "gather_across_devices")
     _card_fields = ("num_anchors", "num_positives", "min_span_len", "max_span_len", "sampling_strategy")
     _prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
     training_args_class = DeCLUTRConfig
@@ -77,4 +77,4 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     def get_default_loss(self, model: SentenceTransformer) -> DeCLUTRLoss:
         args: DeCLUTRConfig = self.args
         return DeCLUTRLoss(model, temperature=args.temperature, do_mlm=args.do_mlm, mlm_weight=args.mlm_weight,
-                           mlm_probability=args.mlm_probability)
+                           mlm_probability=args.mlm_probability, gather_across_devices=args.gather_across_devices)

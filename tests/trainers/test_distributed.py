@@ -1,3 +1,4 @@
+import math
 import socket
 
 import pytest
@@ -61,12 +62,13 @@ def test_trainer_syncs_exactly_the_loss_owned_parameters(tiny_encoder_dir, sente
     assert owned == expected
 
 
-@pytest.mark.parametrize("worker_name", ["ddp_simcse_worker.py", "ddp_sft_worker.py"])
+@pytest.mark.parametrize("worker_name", ["ddp_simcse_worker.py", "ddp_sft_worker.py", "ddp_scale_worker.py"])
 def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_encoder_dir, sentences, tmp_path,
                                                                        worker_name):
     """torchrun, 2 CPU processes (gloo): each rank sees other data; the model (DDP) and the loss's own heads (SimCSE's
     MLP and MLM head; SFT+contrastive's classifier, beside its frozen reference copy), averaged in
-    ContrastiveTrainer.training_step, must end identical on both ranks, and trained."""
+    ContrastiveTrainer.training_step, must end identical on both ranks, and trained. The scale worker does it with
+    gathered negatives + gradient caching + LoRA + bf16 together."""
     import os
     import subprocess
     import sys
@@ -87,3 +89,6 @@ def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_enco
         assert torch.allclose(value, ranks[1]["loss"][key], atol=1e-7), key
     name, start = ranks[0]["trained"]
     assert not torch.equal(ranks[0]["loss"][name], start), f"{name} trained"
+    if worker_name == "ddp_scale_worker.py":
+        assert ranks[0]["lora_trained"] and ranks[0]["bf16"]
+        assert ranks[0]["losses"] and all(math.isfinite(loss) for loss in ranks[0]["losses"]), ranks[0]["losses"]
