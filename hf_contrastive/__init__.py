@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "DataError": "hf_contrastive.errors",
+    "NonFiniteLossError": "hf_contrastive.errors",
     "ContrastiveConfig": "hf_contrastive.trainers.base_config",
     "ContrastiveTrainer": "hf_contrastive.trainers.base_trainer",
     "SimCSEConfig": "hf_contrastive.trainers.simcse_config",
@@ -35,6 +37,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from .errors import DataError, NonFiniteLossError
     from .evaluation.sts import STSEvaluator, evaluate_sts_suite, load_stsb, read_sts_file
     from .losses.declutr import DeCLUTRLoss
     from .losses.sft_contrastive import SFTContrastiveLoss

@@ -12,6 +12,9 @@ def load_text_dataset(path_or_url: str):
     """`.txt` (one text per line -> a `text` column, blank lines dropped), `.csv`, `.tsv`, `.json` or `.jsonl`, from
     a local path or an http(s) URL (e.g. SimCSE's `wiki1m_for_simcse.txt` on the Hub)."""
     from datasets import load_dataset
+    from datasets.exceptions import DatasetGenerationError
+
+    from ..errors import DataError
 
     is_url = path_or_url.startswith(("http://", "https://"))
     if not is_url and not os.path.isfile(path_or_url):
@@ -20,7 +23,12 @@ def load_text_dataset(path_or_url: str):
     if extension not in BUILDERS:
         raise ValueError(f"Training file {path_or_url!r}: use a .txt, .csv, .tsv, .json or .jsonl file.")
     builder, options = BUILDERS[extension]
-    dataset = load_dataset(builder, data_files=path_or_url, split="train", **options)
+    try:
+        dataset = load_dataset(builder, data_files=path_or_url, split="train", **options)
+    except DatasetGenerationError as error:  # a malformed file: say which, and what the parser found
+        cause = error.__cause__ or error
+        raise DataError(f"Training file {path_or_url!r} cannot be read as {extension[1:].upper()}: "
+                        f"{type(cause).__name__}: {cause}") from error
     if builder == "text":
         dataset = dataset.filter(lambda row: bool(row["text"].strip()))
     return dataset

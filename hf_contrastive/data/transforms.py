@@ -1,4 +1,4 @@
-"""Dataset -> the columns a loss expects, with errors that name the columns found."""
+"""Dataset -> the columns a loss expects, with `DataError`s that name the dataset, column, row and value."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import logging
 import re
 from typing import Any
 
+from ..errors import DataError
+
 logger = logging.getLogger(__name__)
 
 UNSUPERVISED_TEXT_COLUMNS = ("text", "sentence", "sent0")
 SUPERVISED_COLUMN_SETS = (("anchor", "positive", "negative"), ("sent0", "sent1", "hard_neg"))
+NEGATIVE_LIKE = r"(hard[_ -]?)?neg(ative)?s?([_ -]?\d+)?"  # hard_neg, negatives, Negative_2, neg1, ... (any case)
+# Names sentence-transformers' trainer and collator read as labels or as the multi-dataset name, never as texts.
+RESERVED_COLUMNS = ("label", "labels", "score", "scores", "dataset_name", "return_loss")
 
 
 def _string_columns(dataset: Any) -> list[str]:
@@ -22,17 +27,39 @@ def _check_single_table(dataset: Any, name: str) -> None:
     from datasets import DatasetDict, IterableDataset, IterableDatasetDict
 
     if isinstance(dataset, (DatasetDict, IterableDatasetDict, dict)):
-        raise ValueError(f"`{name}` is a dict of splits {list(dataset)}; pass one split, e.g. `{name}['train']`.")
+        raise DataError(f"`{name}` is a dict of splits {list(dataset)}; pass one split, e.g. `{name}['train']`.")
     if isinstance(dataset, IterableDataset):
-        raise ValueError(f"`{name}` is a streaming IterableDataset; hf_contrastive's trainers take a `datasets.Dataset` "
-                         "for now (materialise it, e.g. `Dataset.from_generator(lambda: iter(stream))`).")
+        raise DataError(f"`{name}` is a streaming IterableDataset; hf_contrastive's trainers take a `datasets.Dataset` "
+                        "for now (materialise it, e.g. `Dataset.from_generator(lambda: iter(stream))`).")
     if not hasattr(dataset, "column_names"):
-        raise ValueError(f"`{name}` must be a `datasets.Dataset`, got {type(dataset).__name__}.")
+        raise DataError(f"`{name}` must be a `datasets.Dataset`, got {type(dataset).__name__}.")
 
 
 def _check_not_empty(dataset: Any, name: str) -> None:
     if hasattr(dataset, "__len__") and len(dataset) == 0:
-        raise ValueError(f"`{name}` is empty: it has no rows.")
+        raise DataError(f"`{name}` is empty: it has no rows.")
+
+
+def _arrow_column(dataset: Any, column: str) -> Any:
+    """`column` as a pyarrow array in the dataset's row order: the table's column, through the indices mapping of a
+    shuffled or selected dataset (one `take`, no Python objects, so fast for millions of rows)."""
+    import pyarrow.compute as pc
+
+    values = dataset.data.column(column)
+    indices = getattr(dataset, "_indices", None)  # datasets' row mapping after shuffle / select / sort
+    if indices is not None:
+        values = pc.take(values, indices.column(0))
+    if len(values) != len(dataset):  # a row mapping kept some other way: the public (slower) route
+        values = dataset.select_columns([column]).with_format("arrow")[:].column(column)
+    return values
+
+
+def _check_column_names(columns: list[str], name: str) -> None:
+    reserved = [c for c in columns if c in RESERVED_COLUMNS]
+    if reserved:
+        raise DataError(f"`{name}` column {reserved[0]!r} has a name sentence-transformers reserves for labels or "
+                        f"datasets ({', '.join(RESERVED_COLUMNS)}), so it cannot hold texts; rename it, e.g. "
+                        f"`dataset.rename_column({reserved[0]!r}, 'text')`.")
 
 
 def _check_strings(dataset: Any, columns: list[str], name: str) -> None:
@@ -40,7 +67,32 @@ def _check_strings(dataset: Any, columns: list[str], name: str) -> None:
     for column in columns:
         if column not in strings:
             feature = (getattr(dataset, "features", None) or {}).get(column)
-            raise ValueError(f"`{name}` column {column!r} must hold strings, found {feature}.")
+            raise DataError(f"`{name}` column {column!r} must hold strings, found {feature} "
+                            f"(row 0: {_arrow_column(dataset, column)[0].as_py()!r}).")
+
+
+def _check_texts(dataset: Any, columns: list[str], name: str) -> None:
+    """`DataError` naming the first row with a missing (None), empty or whitespace-only text in `columns` (string
+    columns), its column and value, and how many rows have one."""
+    import pyarrow.compute as pc
+
+    bad = {}  # column -> boolean array: None, or nothing but whitespace
+    for column in columns:
+        values = _arrow_column(dataset, column)
+        bad[column] = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), True)
+    any_bad = bad[columns[0]]
+    for mask in list(bad.values())[1:]:
+        any_bad = pc.or_(any_bad, mask)
+    count = pc.sum(any_bad).as_py()
+    if not count:
+        return
+    row = pc.index(any_bad, True).as_py()
+    column = next(c for c in columns if bad[c][row].as_py())
+    value = _arrow_column(dataset, column)[row].as_py()
+    problem = "missing (None)" if value is None else f"empty ({value!r})"
+    raise DataError(f"`{name}` row {row}: column {column!r} is {problem}. {count} of {len(dataset)} rows have a "
+                    f"missing, empty or whitespace-only text in {columns}; drop them first, e.g. "
+                    f"`dataset.filter(lambda row: all(row[c] and row[c].strip() for c in {columns}))`.")
 
 
 def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
@@ -48,7 +100,10 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
 
     - `unsupervised`: one text column: `text`, `sentence` or `sent0`, else the only column.
     - `supervised`: `(anchor, positive[, negative, negative_2, ...])` or SimCSE's `(sent0, sent1[, hard_neg, ...])`,
-      else all columns in order when there are 2 or 3 of them.
+      else all columns in order when there are 2 or 3 of them. With named columns, another column named like a hard
+      negative (`hard_neg` beside `anchor`, `negatives`, `neg_1`, ...) is an error rather than a hard negative ignored.
+
+    Other columns are ignored (logged). Every text must be a non-empty string (`DataError` naming the first bad row).
     """
     if dataset is None:
         return None
@@ -60,7 +115,7 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
         if chosen is None and len(columns) == 1:
             chosen = columns
         if chosen is None:
-            raise ValueError(
+            raise DataError(
                 f"Unsupervised SimCSE needs one text column named one of {list(UNSUPERVISED_TEXT_COLUMNS)} "
                 f"(or a dataset with a single column); `{name}` has columns {columns}."
             )
@@ -69,18 +124,31 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
         for anchor, positive, negative in SUPERVISED_COLUMN_SETS:
             if {anchor, positive} <= set(columns):  # then every negative column: negative, negative_2, ...
                 chosen = [anchor, positive, *(c for c in columns if re.fullmatch(rf"{negative}(_\d+)?", c))]
+                unknown = [c for c in columns if c not in chosen and re.fullmatch(NEGATIVE_LIKE, c, re.IGNORECASE)]
+                if unknown:
+                    raise DataError(
+                        f"`{name}` column(s) {unknown} look like hard negatives, but with ({anchor}, {positive}) "
+                        f"columns SimCSE reads hard negatives from columns named '{negative}', '{negative}_2', ...; "
+                        f"rename them, or drop them with `dataset.remove_columns({unknown})`."
+                    )
                 break
         if chosen is None and len(columns) in (2, 3):
             chosen = columns
         if chosen is None:
-            raise ValueError(
+            raise DataError(
                 "Supervised SimCSE needs (anchor, positive[, negative]) or (sent0, sent1[, hard_neg]) columns, "
                 f"or exactly 2 or 3 text columns; `{name}` has columns {columns}."
             )
     else:
         raise ValueError(f"`mode` must be 'unsupervised' or 'supervised', got {mode!r}.")
+    _check_column_names(chosen, name)
     _check_strings(dataset, chosen, name)
-    return dataset.select_columns(chosen) if chosen != columns else dataset
+    _check_texts(dataset, chosen, name)
+    if chosen == columns:
+        return dataset
+    logger.warning(f"SimCSE ({mode}) trains on the columns {chosen} of `{name}` and ignores "
+                   f"{[c for c in columns if c not in chosen]}.")
+    return dataset.select_columns(chosen)
 
 
 def prepare_documents(
@@ -97,8 +165,8 @@ def prepare_documents(
     documents too short for DeCLUTR (`num_anchors * max_span_len * 2` tokens), logging how many.
 
     Returns the dataset with columns `text`, `token_starts`, `token_ends` and `doc_index` (the row's index in the
-    given dataset). With `strict`, a short document raises a `ValueError` naming its index, length and the
-    requirement. Raises when no document is left, or when a text is not a string.
+    given dataset). With `strict`, a short document (an empty one too) raises a `DataError` naming its index, length
+    and the requirement. Raises when no document is left, or when a text is not a string (None included).
     """
     from .spans import min_document_tokens
 
@@ -108,7 +176,14 @@ def prepare_documents(
     _check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if text_column not in columns:
-        raise ValueError(f"DeCLUTR needs a {text_column!r} column of documents; `{name}` has columns {columns}.")
+        raise DataError(f"DeCLUTR needs a {text_column!r} column of documents; `{name}` has columns {columns}.")
+    _check_strings(dataset, [text_column], name)
+    texts = _arrow_column(dataset, text_column)
+    if texts.null_count:  # empty documents are only short: dropped below, or rejected with `strict`
+        import pyarrow.compute as pc
+
+        raise DataError(f"`{name}` row {pc.index(texts.is_null(), True).as_py()}: column {text_column!r} is missing "
+                        f"(None); {texts.null_count} of {len(dataset)} documents are.")
     required = min_document_tokens(num_anchors, max_span_len)
     if getattr(tokenizer, "backend_tokenizer", None) is None:
         raise ValueError(f"DeCLUTR needs a fast (Rust) tokenizer for token offsets; got {type(tokenizer).__name__}.")
@@ -120,15 +195,12 @@ def prepare_documents(
     backend.no_padding()
 
     def tokenize(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
-        for index, text in zip(indices, batch[text_column]):
-            if not isinstance(text, str):
-                raise ValueError(f"`{name}` row {index}: {text_column!r} must be a string, got {type(text).__name__}.")
         # The fast tokenizer's Rust backend: whole documents, no special tokens, no length warning.
         offsets = [e.offsets for e in backend.encode_batch(batch[text_column], add_special_tokens=False)]
         if strict:
             for index, document in zip(indices, offsets):
                 if len(document) < required:
-                    raise ValueError(
+                    raise DataError(
                         f"`{name}` row {index} has {len(document)} tokens; DeCLUTR needs at least {required} "
                         f"(num_anchors * max_span_len * 2 = {num_anchors} * {max_span_len} * 2). Use longer "
                         "documents, smaller `max_span_len`, or `strict_length=False` to drop short ones."
@@ -143,7 +215,7 @@ def prepare_documents(
     documents = documents.remove_columns("num_tokens")
     keep = [i for i, length in enumerate(lengths) if length >= required]
     if not keep:
-        raise ValueError(
+        raise DataError(
             f"No document in `{name}` has the {required} tokens DeCLUTR needs (num_anchors * max_span_len * 2 = "
             f"{num_anchors} * {max_span_len} * 2); the longest has {max(lengths)}. Lower `max_span_len` or "
             "`num_anchors`, or use longer documents."
@@ -163,29 +235,35 @@ LABEL_COLUMN = "label"
 def label_names(dataset: Any, num_labels: int | None, name: str = "train_dataset") -> dict[int, str]:
     """`{class id: name}` of the `label` column: a `ClassLabel`'s names, else ids `0..num_labels-1` with `num_labels`
     given or the largest label + 1. Every label is checked to be an int in `[-1, num_labels)` (-1: unlabelled)."""
+    import pyarrow.compute as pc
+
     feature = dataset.features[LABEL_COLUMN]
     names = getattr(feature, "names", None)
     dtype = getattr(feature, "dtype", None)
+    labels = _arrow_column(dataset, LABEL_COLUMN)
     if names is None and dtype in ("string", "large_string"):
-        raise ValueError(f"`{name}` column 'label' holds strings; SFT+contrastive needs class ids: encode them with "
-                         "`dataset = dataset.class_encode_column('label')` (its ClassLabel names are kept).")
+        raise DataError(f"`{name}` column 'label' holds strings; SFT+contrastive needs class ids (row 0: "
+                        f"{labels[0].as_py()!r}): encode them with `dataset = dataset.class_encode_column('label')` "
+                        "(its ClassLabel names are kept).")
+    if labels.null_count:
+        raise DataError(f"`{name}` row {pc.index(labels.is_null(), True).as_py()}: 'label' is missing (None); use -1 "
+                        "for an unlabelled row.")
     if names is None and not str(dtype).startswith(("int", "uint")):
-        raise ValueError(f"`{name}` column 'label' must hold integer class ids, found {feature}.")
-    labels = list(dataset[LABEL_COLUMN])  # through the indices mapping of a shuffled / selected dataset
-    for index, label in enumerate(labels):
-        if label is None:
-            raise ValueError(f"`{name}` row {index}: 'label' is missing (None); use -1 for an unlabelled row.")
+        raise DataError(f"`{name}` column 'label' must hold integer class ids, found {feature} (row 0: "
+                        f"{labels[0].as_py()!r}); whole numbers can be cast with "
+                        "`dataset.cast_column('label', Value('int64'))`.")
+    smallest, largest = (value.as_py() for value in pc.min_max(labels).values())
     if num_labels is None:
-        num_labels = len(names) if names is not None else max(labels) + 1
+        num_labels = len(names) if names is not None else largest + 1
     if names is not None and len(names) != num_labels:
-        raise ValueError(f"`num_labels={num_labels}` but `{name}`'s ClassLabel has {len(names)} names: {names}.")
+        raise DataError(f"`num_labels={num_labels}` but `{name}`'s ClassLabel has {len(names)} names: {names}.")
     if num_labels < 2:
-        raise ValueError(f"`{name}` has {num_labels} class(es) (largest label {max(labels)}); a classifier needs at "
-                         "least 2 (set `num_labels` when the training set lacks the highest classes).")
-    for index, label in enumerate(labels):
-        if not -1 <= label < num_labels:
-            raise ValueError(f"`{name}` row {index}: label {label} is out of range for {num_labels} classes "
-                             f"(0..{num_labels - 1}, or -1 for an unlabelled row).")
+        raise DataError(f"`{name}` has {num_labels} class(es) (largest label {largest}); a classifier needs at "
+                        "least 2 (set `num_labels` when the training set lacks the highest classes).")
+    if smallest < -1 or largest >= num_labels:
+        row, label = next((i, x) for i, x in enumerate(labels.to_pylist()) if not -1 <= x < num_labels)
+        raise DataError(f"`{name}` row {row}: label {label} is out of range for {num_labels} classes "
+                        f"(0..{num_labels - 1}, or -1 for an unlabelled row).")
     return {i: str(names[i]) if names is not None else str(i) for i in range(num_labels)}
 
 
@@ -196,17 +274,19 @@ def sft_columns(dataset: Any, name: str = "train_dataset", text_columns: list[st
     _check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if LABEL_COLUMN not in columns:
-        raise ValueError(f"SFT+contrastive needs a 'label' column of class ids; `{name}` has columns {columns} "
-                         "(rename yours with `dataset.rename_column(..., 'label')`).")
+        raise DataError(f"SFT+contrastive needs a 'label' column of class ids; `{name}` has columns {columns} "
+                        "(rename yours with `dataset.rename_column(..., 'label')`).")
     if text_columns is None:
         text_columns = [c for c in columns if c != LABEL_COLUMN]
         if len(text_columns) not in (1, 2):
-            raise ValueError(f"SFT+contrastive classifies one text or a pair of texts; `{name}` has {len(text_columns)} "
-                             f"columns besides 'label': {text_columns}. Keep 1 or 2 with `dataset.select_columns`.")
+            raise DataError(f"SFT+contrastive classifies one text or a pair of texts; `{name}` has {len(text_columns)} "
+                            f"columns besides 'label': {text_columns}. Keep 1 or 2 with `dataset.select_columns`.")
     missing = [c for c in text_columns if c not in columns]
     if missing:
-        raise ValueError(f"`{name}` lacks the text column(s) {missing} of the training set; it has {columns}.")
+        raise DataError(f"`{name}` lacks the text column(s) {missing} of the training set; it has {columns}.")
+    _check_column_names(text_columns, name)
     _check_strings(dataset, text_columns, name)
+    _check_texts(dataset, text_columns, name)
     chosen = [*text_columns, LABEL_COLUMN]
     return dataset.select_columns(chosen) if chosen != columns else dataset
 
@@ -227,16 +307,22 @@ def with_unlabelled(labelled: Any, unlabelled: Any, strategy: str, name: str = "
     columns = [c for c in unlabelled.column_names if c != LABEL_COLUMN]
     if strategy == "alternating":
         if len(columns) not in (1, 2):
-            raise ValueError(f"`{name}` must have 1 or 2 text columns, found {columns}.")
+            raise DataError(f"`{name}` must have 1 or 2 text columns, found {columns}.")
+        _check_column_names(columns, name)
         _check_strings(unlabelled, columns, name)
+        _check_texts(unlabelled, columns, name)
         return DatasetDict({"labelled": labelled, "unlabelled": unlabelled.select_columns(columns)})
-    if len(texts) == 1 and len(columns) == 1 and columns != texts:
-        unlabelled = unlabelled.rename_column(columns[0], texts[0])
-        columns = texts
-    if set(texts) - set(columns):
-        raise ValueError(f"With strategy='mixing', `{name}` needs the labelled set's text columns {texts}; it has "
-                         f"{unlabelled.column_names}. Use strategy='alternating' for differently shaped data.")
-    _check_strings(unlabelled, texts, name)
+    if len(texts) == 1 and len(columns) == 1:
+        used = columns  # one text column of any name: renamed to the labelled set's below
+    elif set(texts) - set(columns):
+        raise DataError(f"With strategy='mixing', `{name}` needs the labelled set's text columns {texts}; it has "
+                        f"{unlabelled.column_names}. Use strategy='alternating' for differently shaped data.")
+    else:
+        used = texts
+    _check_strings(unlabelled, used, name)
+    _check_texts(unlabelled, used, name)
+    if used != texts:
+        unlabelled = unlabelled.rename_column(used[0], texts[0])
     unlabelled = unlabelled.select_columns(texts).add_column(LABEL_COLUMN, [-1] * len(unlabelled))
     labelled = labelled.cast_column(LABEL_COLUMN, Value("int64"))
     unlabelled = unlabelled.cast(labelled.features)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from sentence_transformers.base.evaluation import BaseEvaluator
 
+from ..errors import DataError
 from ..resources import stsb_path
 
 logger = logging.getLogger(__name__)
@@ -34,14 +35,22 @@ def _open_text(path: str):
     return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
 
 
-def _parse_score(value: Any, path: str, line: int) -> float:
+def _score_problem(value: Any) -> str | None:
+    """Why `value` is not a gold score (a finite number, or a string of one), or `None` when it is one."""
     try:
+        if isinstance(value, bool):
+            raise TypeError
         score = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{path}, line {line}: `score` must be a number, got {value!r}.") from None
-    if not np.isfinite(score):
-        raise ValueError(f"{path}, line {line}: `score` must be finite, got {value!r}.")
-    return score
+        return "must be a number"
+    return None if np.isfinite(score) else "must be finite"
+
+
+def _parse_score(value: Any, path: str, line: int) -> float:
+    problem = _score_problem(value)
+    if problem:
+        raise DataError(f"{path}, line {line}: `score` {problem}, got {value!r}.")
+    return float(value)
 
 
 def read_sts_file(path: str, split: str | None = None) -> dict[str, list]:
@@ -50,7 +59,8 @@ def read_sts_file(path: str, split: str | None = None) -> dict[str, list]:
     Accepts TSV (`.tsv`, tab-separated, no quoting, as STS-B's own files), CSV (`.csv`) or JSON lines (`.jsonl`),
     optionally gzipped, with a header naming `sentence1`, `sentence2` and `score` columns (other columns are
     ignored). With `split`, keeps only rows whose `split` column equals it (sentence-transformers'
-    `stsbenchmark.tsv.gz` layout). Raises `ValueError` naming the file, line and field for malformed rows.
+    `stsbenchmark.tsv.gz` layout). Raises `DataError` naming the file, line, field and value for malformed rows.
+    Scores may be on any scale (STS-B's 0-5, SICK-R's 1-5, ...): a Spearman correlation does not depend on it.
     """
     import json
 
@@ -63,17 +73,17 @@ def read_sts_file(path: str, split: str | None = None) -> dict[str, list]:
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as error:
-                        raise ValueError(f"{path}, line {line_number}: not valid JSON ({error.msg}).") from None
+                        raise DataError(f"{path}, line {line_number}: not valid JSON ({error.msg}).") from None
                     if not isinstance(row, dict):
-                        raise ValueError(f"{path}, line {line_number}: expected a JSON object with "
-                                         f"{', '.join(STS_COLUMNS)}, got {type(row).__name__}.")
+                        raise DataError(f"{path}, line {line_number}: expected a JSON object with "
+                                        f"{', '.join(STS_COLUMNS)}, got {type(row).__name__}.")
                     rows.append((line_number, row))
         else:
             dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if name.endswith(".tsv") else {}
             reader = csv.DictReader(f, **dialect)
             missing = [c for c in STS_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise ValueError(f"{path}: missing column(s) {missing}; the header is {reader.fieldnames}.")
+                raise DataError(f"{path}: missing column(s) {missing}; the header is {reader.fieldnames}.")
             rows = [(reader.line_num, row) for row in reader]
     data: dict[str, list] = {column: [] for column in STS_COLUMNS}
     for line_number, row in rows:
@@ -81,13 +91,13 @@ def read_sts_file(path: str, split: str | None = None) -> dict[str, list]:
             continue
         for column in ("sentence1", "sentence2"):
             if not isinstance(row.get(column), str):
-                raise ValueError(f"{path}, line {line_number}: `{column}` must be a string, got {row.get(column)!r}.")
+                raise DataError(f"{path}, line {line_number}: `{column}` must be a string, got {row.get(column)!r}.")
         data["sentence1"].append(row["sentence1"])
         data["sentence2"].append(row["sentence2"])
         data["score"].append(_parse_score(row.get("score"), path, line_number))
     if not data["score"]:
         where = f" with split {split!r}" if split is not None else ""
-        raise ValueError(f"{path}: no STS pairs{where}.")
+        raise DataError(f"{path}: no STS pairs{where}.")
     return data
 
 
@@ -124,14 +134,23 @@ class STSEvaluator(BaseEvaluator):
         show_progress_bar: bool = False,
     ):
         super().__init__()
+        sentences1, sentences2, scores = list(sentences1), list(sentences2), list(scores)
         if not (len(sentences1) == len(sentences2) == len(scores)):
-            raise ValueError(
+            raise DataError(
                 f"STS pairs need equal lengths: {len(sentences1)} sentence1, {len(sentences2)} sentence2, "
                 f"{len(scores)} scores."
             )
         if len(scores) < 2:
-            raise ValueError(f"An STS evaluation needs at least 2 pairs, got {len(scores)}.")
-        self.sentences1, self.sentences2 = list(sentences1), list(sentences2)
+            raise DataError(f"An STS evaluation needs at least 2 pairs, got {len(scores)}.")
+        for column, values in (("sentence1", sentences1), ("sentence2", sentences2)):
+            row = next((i for i, text in enumerate(values) if not isinstance(text, str)), None)
+            if row is not None:
+                raise DataError(f"STS data {name!r} row {row}: `{column}` must be a string, got {values[row]!r}.")
+        for row, score in enumerate(scores):
+            problem = _score_problem(score)
+            if problem:
+                raise DataError(f"STS data {name!r} row {row}: `score` {problem}, got {score!r}.")
+        self.sentences1, self.sentences2 = sentences1, sentences2
         self.scores = [float(s) for s in scores]
         self.name = name
         self.batch_size = batch_size
@@ -143,7 +162,7 @@ class STSEvaluator(BaseEvaluator):
         """From a `datasets.Dataset` with `sentence1`, `sentence2` and `score` columns."""
         missing = [c for c in STS_COLUMNS if c not in dataset.column_names]
         if missing:
-            raise ValueError(f"STS evaluation data misses column(s) {missing}; it has {dataset.column_names}.")
+            raise DataError(f"STS evaluation data misses column(s) {missing}; it has {dataset.column_names}.")
         return cls(dataset["sentence1"], dataset["sentence2"], dataset["score"], name=name, **kwargs)
 
     def cosine_scores(self, model) -> np.ndarray:
@@ -294,18 +313,22 @@ class STSTaskData:
 
     def __post_init__(self):
         if not (len(self.sentence1) == len(self.sentence2) == len(self.score)):
-            raise ValueError(f"{self.source}: STS pairs need equal lengths: {len(self.sentence1)} sentence1, "
-                             f"{len(self.sentence2)} sentence2, {len(self.score)} scores.")
+            raise DataError(f"{self.source}: STS pairs need equal lengths: {len(self.sentence1)} sentence1, "
+                            f"{len(self.sentence2)} sentence2, {len(self.score)} scores.")
         if len(self.score) < 2:
-            raise ValueError(f"{self.source}: {self.task.name} needs at least 2 pairs, got {len(self.score)}.")
+            raise DataError(f"{self.source}: {self.task.name} needs at least 2 pairs, got {len(self.score)}.")
         if min(self.score) == max(self.score):
-            raise ValueError(f"{self.source}: `score` is {self.score[0]} for all {len(self.score)} pairs of "
-                             f"{self.task.name}: a Spearman correlation with constant gold scores is undefined.")
+            raise DataError(f"{self.source}: `score` is {self.score[0]} for all {len(self.score)} pairs of "
+                            f"{self.task.name}: a Spearman correlation with constant gold scores is undefined.")
 
     @classmethod
     def from_columns(cls, task: STSTask, data: Mapping[str, Sequence], source: str,
                      revision: str | None = None) -> STSTaskData:
         """From `{"sentence1": [...], "sentence2": [...], "score": [...]}` (what `read_sts_file` returns)."""
+        for row, score in enumerate(data["score"]):
+            problem = _score_problem(score)
+            if problem:
+                raise DataError(f"{source} row {row}: `score` {problem}, got {score!r}.")
         return cls(task, tuple(data["sentence1"]), tuple(data["sentence2"]), tuple(float(s) for s in data["score"]),
                    source, revision)
 
@@ -363,8 +386,8 @@ def _load_from_hub(task: STSTask) -> STSTaskData:
             f"score columns), or `files={{{task.name!r}: PATH}}`."
         ) from error
     if not is_sts_dataset(dataset):
-        raise ValueError(f"{where}: missing column(s) {[c for c in STS_COLUMNS if c not in dataset.column_names]}; "
-                         f"it has {dataset.column_names}.")
+        raise DataError(f"{where}: missing column(s) {[c for c in STS_COLUMNS if c not in dataset.column_names]}; "
+                        f"it has {dataset.column_names}.")
     return STSTaskData.from_columns(task, dataset.select_columns(list(STS_COLUMNS)).to_dict(),
                                     source=f"{where} on the Hub", revision=task.revision)
 

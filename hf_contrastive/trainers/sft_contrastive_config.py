@@ -62,7 +62,8 @@ class SFTContrastiveConfig(ContrastiveConfig):
 
     > [!NOTE]
     > Defaults that differ from [`~transformers.TrainingArguments`]: `learning_rate=2e-5`,
-    > `per_device_train_batch_size=32` (in-batch negatives of the contrastive term), `prediction_loss_only=False`
+    > `per_device_train_batch_size=32` (in-batch negatives of the contrastive term: at least 2 unless
+    > `contrastive_weight=0` or the batches of several processes are gathered), `prediction_loss_only=False`
     > (evaluation reports `eval_accuracy` and `eval_f1` from the head), and with `alternating` the round-robin
     > `multi_dataset_batch_sampler`.
     """
@@ -115,6 +116,11 @@ class SFTContrastiveConfig(ContrastiveConfig):
             self.multi_dataset_batch_sampler = MultiDatasetBatchSamplers.ROUND_ROBIN
         prediction_loss_only = self.prediction_loss_only
         super().__post_init__()
+        if (self.per_device_train_batch_size < 2 and self.contrastive_weight > 0
+                and not (self.gather_across_devices and self.world_size > 1)):
+            raise ValueError(f"`per_device_train_batch_size` must be >= 2 with `contrastive_weight > 0`, got "
+                             f"{self.per_device_train_batch_size}: the contrastive term needs other rows in the batch "
+                             "(in-batch negatives); set `contrastive_weight=0` for plain cross-entropy.")
         self.prediction_loss_only = prediction_loss_only  # sentence-transformers forces True: its losses predict nothing
         if self.head_learning_rate is not None:  # after the parent turned a JSON string into a dict
             self.learning_rate_mapping = {**self.learning_rate_mapping, HEAD_PARAMETERS: self.head_learning_rate}

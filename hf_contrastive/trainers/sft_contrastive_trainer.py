@@ -9,6 +9,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from ..data.transforms import label_names, sft_columns, with_unlabelled
+from ..errors import DataError
 from ..evaluation.metrics import classification_metrics
 from ..losses.sft_contrastive import SFTContrastiveLoss
 from ..modeling.classifier import CLASSIFIER_FOLDER
@@ -64,6 +65,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         self._unlabelled_dataset = unlabelled_dataset
         self._id2label: dict[int, str] | None = None
         self._text_columns: list[str] | None = None
+        self._class_names: list[str] | None = None  # the training set's ClassLabel names, if any
         super().__init__(model=model, args=args, train_dataset=train_dataset, **kwargs)
         # Set after construction: sentence-transformers' trainer warns on `compute_metrics`, as its losses give no
         # predictions; this trainer's `prediction_step` gives the head's logits.
@@ -77,9 +79,16 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         dataset = sft_columns(dataset, name, text_columns=self._text_columns)
         num_labels = len(self._id2label) if self._id2label is not None else args.num_labels
         id2label = label_names(dataset, num_labels, name)
+        names = getattr(dataset.features["label"], "names", None)
         if name != "train_dataset":
+            if names is not None and self._class_names is not None and names != self._class_names:
+                label2id = {label: i for i, label in enumerate(self._class_names)}
+                raise DataError(f"`{name}`'s ClassLabel names {names} differ from the training set's "
+                                f"{self._class_names}: an id would mean another class. Remap it by name with "
+                                f"`{name}.align_labels_with_mapping({label2id}, 'label')`.")
             return dataset
         self._id2label, self._text_columns = id2label, [c for c in dataset.column_names if c != "label"]
+        self._class_names = names
         if self._unlabelled_dataset is None:
             return dataset
         return with_unlabelled(dataset, self._unlabelled_dataset, args.strategy)

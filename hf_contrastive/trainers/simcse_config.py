@@ -48,7 +48,8 @@ class SimCSEConfig(ContrastiveConfig):
     > [!NOTE]
     > Defaults that differ from [`~transformers.TrainingArguments`]: `learning_rate=3e-5`,
     > `per_device_train_batch_size=64`, `num_train_epochs=1`, `max_seq_length=32` (unsupervised BERT-base in the
-    > paper; the supervised setting uses `learning_rate=5e-5`, batch 512 and 3 epochs).
+    > paper; the supervised setting uses `learning_rate=5e-5`, batch 512 and 3 epochs). `per_device_train_batch_size`
+    > must be >= 2 (in-batch negatives), unless the batches of several processes are gathered.
     """
 
     mode: str = field(default="unsupervised", metadata={"help": "unsupervised | supervised"})
@@ -82,6 +83,9 @@ class SimCSEConfig(ContrastiveConfig):
         check_objective(self.temperature, self.mlm_weight, self.mlm_probability)
         check_gradient_cache(self.mini_batch_size, self.do_mlm)
         super().__post_init__()
+        if self.per_device_train_batch_size < 2 and not (self.gather_across_devices and self.world_size > 1):
+            raise ValueError(f"`per_device_train_batch_size` must be >= 2, got {self.per_device_train_batch_size}: "
+                             "SimCSE contrasts each sentence with the others in its batch (in-batch negatives).")
         if self.mlp_only_train and self.pooler not in (None, "cls"):
             raise ValueError(f"`mlp_only_train=True` needs `pooler='cls'`, got `pooler={self.pooler!r}`.")
 

@@ -57,7 +57,7 @@ def test_nothing_left_is_an_error(model, documents):
 
 
 @pytest.mark.parametrize("data,message", [({"body": ["x"]}, r"needs a 'text' column .* columns \['body'\]"),
-                                          ({"text": ["fine", None]}, "row 1: 'text' must be a string, got NoneType"),
+                                          ({"text": ["fine", None]}, r"row 1: column 'text' is missing \(None\)"),
                                           ({"text": []}, "`train_dataset` is empty")])
 def test_bad_documents_are_named(model, data, message):
     with pytest.raises(ValueError, match=message):
