@@ -34,6 +34,9 @@ def read_yaml_config(path: str) -> dict[str, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
+        context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and start and mark and start.line != mark.line:  # e.g. where an unclosed bracket opened
+            problem += f"; {context} started at line {start.line + 1}"
         raise ConfigError(f"{path}{where}: invalid YAML ({problem}).") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys to values, got {type(config).__name__}.")
@@ -108,8 +111,9 @@ def sft_data(config: dict[str, Any], train_dataset, sts_eval) -> tuple[Any, Any,
     return train_dataset, eval_dataset, extra
 
 
-def train_from_config(path: str, overrides: dict[str, Any]) -> str:
-    """Run `hf-contrastive train`: build the config, data and trainer from a YAML file; return the output dir."""
+def train_from_config(path: str, overrides: dict[str, Any], resume: bool = False) -> str:
+    """Run `hf-contrastive train`: build the config, data and trainer from a YAML file (with `resume`, go on from the
+    latest complete checkpoint in the output dir); return the output dir."""
     from transformers import HfArgumentParser
 
     from . import trainers
@@ -131,8 +135,11 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
                                      split=config.get("dataset_split", "train"))
     else:
         raise ConfigError(f"{path}: give `train_file` (a local file) or `dataset_name` (a Hub dataset).")
-    if config.get("max_train_samples"):
-        train_dataset = train_dataset.select(range(min(int(config["max_train_samples"]), len(train_dataset))))
+    limit = config.get("max_train_samples")
+    if limit is not None:
+        if isinstance(limit, bool) or not str(limit).isdigit() or int(limit) < 1:
+            raise ConfigError(f"{path}: `max_train_samples` must be a whole number >= 1, got {limit!r}.")
+        train_dataset = train_dataset.select(range(min(int(limit), len(train_dataset))))
     eval_dataset = sts_dataset(config["sts_eval"]) if config.get("sts_eval") else None
     extra: dict[str, Any] = {}
     if method == "sft_contrastive":
@@ -147,7 +154,7 @@ def train_from_config(path: str, overrides: dict[str, Any]) -> str:
         raise ConfigError(f"{path}: {error}") from None
     trainer = trainer_class(model=config["model"], args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                             **extra)
-    trainer.train()
+    trainer.train(resume_from_checkpoint=True if resume else None)
     trainer.save_model(args.output_dir)
     return args.output_dir
 
@@ -326,7 +333,7 @@ def push_model(args: argparse.Namespace):
     command = " ".join(["hf-contrastive push", args.model_dir, args.repo_id] + (["--adapter-only"] if args.adapter_only
                                                                                  else []))
     return push_release(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
-                        commit_message=args.commit_message, retry_hint=command)
+                        commit_message=args.commit_message, retry_hint=command, timeout=args.timeout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "dataset_name, sts_eval (sft_contrastive: also eval_file, unlabelled_file), "
                                       "and any field of the method's config (output_dir, learning_rate, ...).")
     train.add_argument("--output-dir", help="Overrides the config's output_dir.")
+    train.add_argument("--resume", action="store_true",
+                       help="Go on from the latest complete checkpoint in the output dir (after a killed run).")
     evaluate = commands.add_parser("eval", help="STS evaluation (Spearman of cosine x 100) of a model.")
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")
     evaluate.add_argument("--sts-file", action="append", default=[],
@@ -359,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--revision", help="Branch to push to (created if missing).")
     push.add_argument("--create-pr", action="store_true", help="Open a pull request instead of pushing to a branch.")
     push.add_argument("--commit-message", default="Release", help="Message of the commit.")
+    push.add_argument("--timeout", type=float, help="Seconds each Hub request may wait (default: "
+                                                    "HF_CONTRASTIVE_PUSH_TIMEOUT, else 120).")
     demo = commands.add_parser("demo", help="A few minutes of unsupervised SimCSE on all-MiniLM-L6-v2, offline.")
     demo.add_argument("--output-dir", default="hf-contrastive-demo")
     demo.add_argument("--max-steps", type=int, default=50)
@@ -372,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             overrides = {"output_dir": args.output_dir} if args.output_dir else {}
-            output_dir = train_from_config(args.config, overrides)
+            output_dir = train_from_config(args.config, overrides, resume=args.resume)
             print(f"Saved to {os.path.abspath(output_dir)}; load it with SentenceTransformer({output_dir!r}).")
         elif args.command == "eval":
             if args.suite:

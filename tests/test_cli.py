@@ -125,7 +125,8 @@ def test_malformed_yaml_names_the_line(tmp_path, capsys):
     config = write_config(tmp_path, "model: x\ntrain_file: [unclosed\nmax_steps: 2\n")
     assert main(["train", config]) == 2
     error = capsys.readouterr().err
-    assert "config.yaml, line" in error and "invalid YAML" in error
+    assert ("config.yaml, line 3, column 10: invalid YAML (expected ',' or ']', but got ':'; while parsing a flow "
+            "sequence started at line 2)") in error
 
 
 @pytest.mark.parametrize("line,message", [("temprature: 0.1", "temprature"),
@@ -193,3 +194,26 @@ def test_sft_data_keeps_integer_evaluation_labels_of_a_class_label_training_set(
     evaluation.write_text('{"text": "c", "label": "maybe"}\n')
     with pytest.raises(ConfigError, match=r"labels \['maybe'\] of the evaluation set do not occur"):
         sft_data({"eval_file": str(evaluation)}, train, None)
+
+
+def test_train_resume_goes_on_from_the_last_checkpoint(tiny_encoder_dir, train_files, tmp_path, capsys):
+    text, _ = train_files
+    output = tmp_path / "out"
+    body = f"""
+method: simcse
+model: {tiny_encoder_dir}
+train_file: {text}
+output_dir: {output}
+per_device_train_batch_size: 4
+save_strategy: steps
+save_steps: 2
+use_cpu: true
+report_to: none
+"""
+    assert main(["train", "--resume", write_config(tmp_path, body + "max_steps: 2\n")]) == 2  # nothing to resume
+    assert "holds no complete checkpoint" in capsys.readouterr().err
+    assert main(["train", write_config(tmp_path, body + "max_steps: 2\n")]) == 0
+    first = (output / "checkpoint-2" / "model.safetensors").stat().st_mtime_ns
+    assert main(["train", "--resume", write_config(tmp_path, body + "max_steps: 4\n")]) == 0
+    assert json.loads((output / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
+    assert (output / "checkpoint-2" / "model.safetensors").stat().st_mtime_ns == first  # steps 1-2 not run again

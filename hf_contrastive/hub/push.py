@@ -4,14 +4,21 @@
 with `merge=False`, as adapters whose `adapter_config.json` names the base model's Hub id; `push_release` creates the
 repo and uploads the folder in a single commit. A failed upload leaves the folder complete; pushing again uploads only
 what the Hub does not have yet. No token is ever written into the folder.
+
+Every Hub request of a push has a time limit (`timeout`, default `HF_CONTRASTIVE_PUSH_TIMEOUT` seconds, else 120):
+huggingface_hub itself sets none on its API calls (a Hub that never answers a commit would hang the push forever). A
+request that times out, like any other failure, raises `PushError`; huggingface_hub retries the preupload, LFS and
+verify calls on 5xx answers and timeouts (5 times, with backoff) before giving up, but not the commit itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..modeling.lora import has_lora, merged_copy
@@ -19,6 +26,8 @@ from .card_data import keep_local_paths_private
 
 RELEASE_FOLDER = "release"
 ADAPTER_CONFIG = "adapter_config.json"
+PUSH_TIMEOUT_ENV = "HF_CONTRASTIVE_PUSH_TIMEOUT"
+DEFAULT_PUSH_TIMEOUT = 120.0
 
 
 class PushError(RuntimeError):
@@ -105,27 +114,74 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
     return folder
 
 
+def push_timeout(timeout: float | None = None) -> float:
+    """`timeout`, else `HF_CONTRASTIVE_PUSH_TIMEOUT` (seconds), else 120."""
+    if timeout is None:
+        timeout = float(os.environ.get(PUSH_TIMEOUT_ENV) or DEFAULT_PUSH_TIMEOUT)
+    if not timeout > 0:
+        raise ValueError(f"The push timeout must be a number of seconds > 0, got {timeout!r}.")
+    return float(timeout)
+
+
+@contextmanager
+def _hub_requests_timeout(seconds: float) -> Iterator[None]:
+    """huggingface_hub's shared HTTP client waits at most `seconds` to connect, send, or for each part of an answer
+    (its requests that set no timeout of their own: the API calls of an upload), until the block ends."""
+    from huggingface_hub import get_session
+
+    session = get_session()
+    previous = session.timeout
+    session.timeout = seconds
+    try:
+        yield
+    finally:
+        session.timeout = previous
+
+
 def push_release(folder: str, repo_id: str, *, token: str | None = None, private: bool = False,
                  revision: str | None = None, create_pr: bool = False, commit_message: str = "Release",
-                 retry_hint: str | None = None) -> Any:
+                 retry_hint: str | None = None, timeout: float | None = None) -> Any:
     """Create `repo_id` (if needed) and upload `folder` in one commit, to `revision` (a branch, created if missing)
     or as a pull request. Returns huggingface_hub's `CommitInfo` (`commit_url`, `pr_url`).
 
-    Raises `PushError` naming the folder and what to run again when the Hub call fails; the folder is untouched.
+    Each Hub request may wait `timeout` seconds (default `HF_CONTRASTIVE_PUSH_TIMEOUT`, else 120) for the server.
+    Raises `PushError` naming the folder and what to run again when the Hub call fails or times out; the folder is
+    untouched. A commit that timed out may still land on the Hub: pushing again then finds nothing new and makes no
+    second commit.
     """
     from huggingface_hub import HfApi
 
     if not os.path.isfile(os.path.join(folder, "modules.json")):
         raise ValueError(f"{folder} is not a SentenceTransformer release (no modules.json).")
+    seconds = push_timeout(timeout)
     api = HfApi(token=token)
     try:
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        if revision is not None:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        return api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision, create_pr=create_pr,
-                                 commit_message=commit_message)
-    except Exception as error:  # network, HTTP and Hub errors alike: the local release stays as it is
+        with _hub_requests_timeout(seconds):
+            repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+            if revision is not None:
+                api.create_branch(repo_id, branch=revision, exist_ok=True)
+            return api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision, create_pr=create_pr,
+                                     commit_message=commit_message)
+    except Exception as error:  # network, HTTP, timeout and Hub errors alike: the local release stays as it is
         again = retry_hint or f"push_release({folder!r}, {repo_id!r})"
-        raise PushError(f"Uploading the release in {folder} to {repo_id} failed: {type(error).__name__}: {error}. "
-                        f"The release folder is complete and unchanged; run `{again}` again to retry (files "
-                        "already on the Hub are not uploaded twice).") from error
+        chain = _causes(error)  # huggingface_hub wraps e.g. a failed LFS upload's HTTP error in a RuntimeError
+        shown = [chain[0], chain[-1]] if len(chain) > 1 else chain
+        reason = "; caused by ".join(f"{type(e).__name__}: {_without_queries(str(e).strip())}" for e in shown)
+        if any("Timeout" in type(e).__name__ for e in chain):
+            reason += f" (no answer from the Hub within {seconds:g} s; `timeout=` or {PUSH_TIMEOUT_ENV} sets the limit)"
+        raise PushError(f"Uploading the release in {folder} to {repo_id} failed: {reason}. The release folder is "
+                        f"complete and unchanged; run `{again}` again to retry (files already on the Hub are not "
+                        "uploaded twice).") from error
+
+
+def _without_queries(text: str) -> str:
+    """`text` with the query string of every URL cut (an LFS upload URL is pre-signed: its query is a credential)."""
+    return re.sub(r"(https?://[^\s'\"?]+)\?[^\s'\"]*", r"\1?...", text)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error` and the exceptions it was raised from, outermost first."""
+    chain = [error]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None and cause not in chain:
+        chain.append(cause)
+    return chain

@@ -83,7 +83,8 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
     Relations:
         - Without MLP, MLM and hard-negative weight this equals sentence-transformers'
           `MultipleNegativesRankingLoss(model, scale=1 / temperature)` on `(text, text)` pairs (unsupervised)
-          or on the same columns (supervised), in one merged forward pass instead of one per column.
+          or on the same columns (supervised), with the same forward passes (unsupervised: one merged pass of
+          both copies instead of one per column).
 
     Example:
         >>> loss = SimCSELoss(model, temperature=0.05)
@@ -128,7 +129,9 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
             columns = list(sentence_features)
         if self.mini_batch_size is not None:
             return self.forward_with_cache(columns, labels)
-        embeddings = embed_columns(self.model, columns, separate_first=False)
+        # Unsupervised: both copies in one 2B-row forward (one padding width, two dropout masks). Supervised: the
+        # anchors alone and the like-width candidates merged, so short hypotheses are not padded to the premises.
+        embeddings = embed_columns(self.model, columns, separate_first=len(sentence_features) > 1)
         loss = self.compute_loss_from_embeddings(embeddings)
         if not (self.do_mlm and unwrap(self.model).training):  # masking is a training-time corruption
             return loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from sentence_transformers import SentenceTransformerTrainingArguments
@@ -27,6 +28,17 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
             Truncation length in tokens of the training (and evaluation-loss) batches; the model's own
             `max_seq_length`, used at inference and saved with it, is not changed. `None` uses the model's.
 
+        > Parameters that control reliability
+
+        stop_on_nonfinite_loss (`bool`, *optional*, defaults to `True`):
+            Raise `hf_contrastive.errors.NonFiniteLossError` (naming the step, the loss and its components) when a
+            training step's loss is NaN or infinite, before that step updates the weights, instead of training
+            through it. The check reads the loss before fp16 loss scaling (a GradScaler's overflowing *gradients*
+            are its normal skipped steps and are not affected; a non-finite *loss* is not one of them). Under DDP
+            the processes compare their losses (one small all-gather per micro-batch) so that all of them stop.
+            It costs one device synchronisation per micro-batch on a GPU, where transformers already syncs on the
+            loss for `logging_nan_inf_filter`; `False` skips the check.
+
         > Parameters that control LoRA (for YAML/CLI; in Python, `peft_config=LoraConfig(...)` on the trainer)
 
         use_peft (`bool`, *optional*, defaults to `False`): train LoRA adapters instead of all encoder weights.
@@ -45,6 +57,11 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
         default=None, metadata={"help": "Truncation length of training batches; the model's own is kept."}
     )
 
+    stop_on_nonfinite_loss: bool = field(
+        default=True,
+        metadata={"help": "Stop with an error naming the step when a training loss is NaN or infinite."},
+    )
+
     use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha."})
@@ -52,6 +69,23 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
     lora_target_modules: list[str] | None = field(
         default=None, metadata={"help": "Modules to adapt; None uses peft's default for the architecture."}
     )
+
+    def __getstate__(self) -> dict:
+        """What pickling keeps (transformers and sentence-transformers `torch.save` the arguments as
+        `training_args.bin` beside every checkpoint and saved model): every field but the tokens (`hub_token`, any
+        `*_token`), which become `None`, so that no Hub token is written to disk. Copies keep them."""
+        return {key: None if key.endswith("_token") else value for key, value in self.__dict__.items()}
+
+    def __copy__(self):
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict):
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def __post_init__(self):
         if self.lora_r < 1:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import math
 import os
+import re
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from ..errors import NonFiniteLossError
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..hub.card import write_card
 from ..hub.card_data import CardData, card_data_from_trainer, history_summary, keep_local_paths_private
@@ -18,9 +25,41 @@ from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.lora import add_lora, lora_config_from_args
 from .base_config import ContrastiveConfig
-from .distributed import average_gradients, broadcast_parameters
+from .distributed import all_values, average_gradients, broadcast_parameters
 
 LOSS_STATE_NAME = "loss_state.safetensors"
+logger = logging.getLogger(__name__)
+
+
+def is_complete_checkpoint(folder: str) -> bool:
+    """Whether `folder` holds a whole checkpoint: transformers writes `trainer_state.json` last (after the weights,
+    optimizer, scheduler and RNG states, and after this library's loss state), so a checkpoint whose
+    `trainer_state.json` is missing or unreadable was cut short, e.g. by a killed run."""
+    try:
+        with open(os.path.join(folder, TRAINER_STATE_NAME), encoding="utf-8") as file:
+            json.load(file)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The `checkpoint-N` folder of `output_dir` with the highest N that `is_complete_checkpoint`, or `None`; the
+    incomplete ones after it are named in a warning."""
+    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+    steps = sorted((int(m[1]), name) for name in (os.listdir(output_dir) if os.path.isdir(output_dir) else [])
+                   if (m := pattern.match(name)) and os.path.isdir(os.path.join(output_dir, name)))
+    skipped = []
+    for _, name in reversed(steps):
+        folder = os.path.join(output_dir, name)
+        if is_complete_checkpoint(folder):
+            if skipped:
+                logger.warning(f"Resuming from {folder}: {', '.join(skipped)} in {output_dir} "
+                               f"{'is' if len(skipped) == 1 else 'are'} incomplete (no readable {TRAINER_STATE_NAME},"
+                               " which is written last: the run was probably stopped while saving).")
+            return folder
+        skipped.append(name)
+    return None
 
 
 class ContrastiveTrainer(SentenceTransformerTrainer):
@@ -36,11 +75,18 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     - saves the loss's own trainable parameters (e.g. a training-only MLP or an MLM head) in each checkpoint and
       restores them on `resume_from_checkpoint` and `load_best_model_at_end`, and under DDP starts them from
       process 0's values and averages their gradients across processes (DDP itself only covers the model);
+    - resumes a killed run exactly: `resume_from_checkpoint=True` takes the latest *complete* checkpoint (one with
+      its `trainer_state.json`, written last; the loss state is written first), never one half-written by the kill;
+    - stops with `NonFiniteLossError` (the step, the loss and its terms) when a training loss is NaN or infinite,
+      before that step updates the weights, on every process (`stop_on_nonfinite_loss`, default on);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
       that only the adapters (and modules outside the transformer) train;
     - tags the model card with `_tag_names`;
     - `push_to_hub` publishes a release: written in full to `output_dir/release` first (LoRA merged by default, or
       adapters only), then uploaded in one commit.
+
+    No Hub token is written to disk: `training_args.bin` (the pickled config beside each checkpoint and saved model)
+    holds `hub_token=None` (see `ContrastiveConfig.__getstate__`).
     """
 
     _tag_names: list[str] = ["hf-contrastive"]
@@ -172,24 +218,88 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         }
 
     def training_step(self, model, inputs, num_items_in_batch=None):
-        """The Trainer's step; then, on the micro-batch that completes an optimizer step, average the loss-owned
-        parameters' gradients across processes (DDP covers only the model). This runs before gradient clipping and
-        the fp16 overflow check, so every process sees the same (possibly non-finite) gradients."""
+        """The Trainer's step; with `args.stop_on_nonfinite_loss`, `check_finite_loss`; then, on the micro-batch that
+        completes an optimizer step, average the loss-owned parameters' gradients across processes (DDP covers only
+        the model). This runs before gradient clipping, the fp16 overflow check and the optimizer step, so every
+        process sees the same (possibly non-finite) gradients, and a non-finite loss stops before any update."""
+        self._loss_components = None
         loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.args.stop_on_nonfinite_loss:
+            self.check_finite_loss(loss)
         if self.accelerator.sync_gradients:
             average_gradients(self.loss_parameters())
         return loss
 
-    def train(self, *args, **kwargs):
+    def track_loss_components(self, loss: dict) -> None:
+        """sentence-transformers' logging of a dict loss's terms; the training step's terms are kept for the message
+        of `check_finite_loss`."""
+        if self.model.training:
+            self._loss_components = {name: value.detach() for name, value in loss.items()}
+        super().track_loss_components(loss)
+
+    def check_finite_loss(self, loss: torch.Tensor) -> None:
+        """Raise `NonFiniteLossError` when this micro-batch's loss is NaN or infinite on any process (all processes
+        compare their losses, so all of them raise: one stopping alone would leave the others waiting for it).
+
+        `loss` is what `training_step` returns: the loss before fp16 loss scaling (`accelerator.backward` scales a
+        copy), so a GradScaler's overflowing scaled gradients, its normal skipped steps, do not trigger this; a
+        non-finite loss itself is not something the scaler can fix."""
+        losses = all_values(loss)
+        if bool(torch.isfinite(losses).all()):  # one device sync (transformers already syncs on the step's loss)
+            return
+        step = self.state.global_step + 1
+        if len(losses) == 1:
+            what = f"{losses.item():.4g} at step {step}"
+        else:
+            bad = [str(rank) for rank, v in enumerate(losses.tolist()) if not math.isfinite(v)]
+            what = (f"not finite at step {step} on process{'es' if len(bad) > 1 else ''} {', '.join(bad)} (losses by "
+                    f"process: {', '.join(f'{v:.4g}' for v in losses.tolist())}; this is process "
+                    f"{self.args.process_index})")
+        components = self._loss_components or {}
+        terms = (f" (terms: {', '.join(f'{name}={v.float().mean().item():.4g}' for name, v in components.items())})"
+                 if components else "")
+        raise NonFiniteLossError(
+            f"The training loss is {what}{terms}. Training stopped before this step "
+            f"updated the weights; the checkpoints already in {self.args.output_dir} are as they were. Try a lower "
+            f"learning rate (now {self.args.learning_rate:g}), bf16 instead of fp16"
+            f"{' (this run uses fp16)' if self.args.fp16 else ''}, gradient clipping (`max_grad_norm`), and check "
+            "the data of this step (empty or very long texts, bad labels). `stop_on_nonfinite_loss=False` trains on "
+            "regardless."
+        )
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args, **kwargs):
+        """transformers' `train`, where `resume_from_checkpoint=True` takes the latest *complete* checkpoint of
+        `output_dir` (transformers would take the highest-numbered one, even one half-written by a killed run), and
+        a given checkpoint folder that is incomplete is an error that says so."""
+        resume_from_checkpoint = self.checkpoint_to_resume(resume_from_checkpoint)
         broadcast_parameters(self.loss_parameters())  # start every process from process 0's loss heads
-        return super().train(*args, **kwargs)
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> str | None:
+        if resume_from_checkpoint is True:
+            found = last_complete_checkpoint(self.args.output_dir)
+            if found is None:
+                raise ValueError(f"`resume_from_checkpoint=True`, but {self.args.output_dir} holds no complete "
+                                 f"checkpoint ({PREFIX_CHECKPOINT_DIR}-N with a readable {TRAINER_STATE_NAME}).")
+            return found
+        if resume_from_checkpoint is False:
+            return None
+        if resume_from_checkpoint is not None and os.path.isdir(resume_from_checkpoint) and \
+                not is_complete_checkpoint(resume_from_checkpoint):
+            raise ValueError(f"{resume_from_checkpoint} is an incomplete checkpoint (no readable {TRAINER_STATE_NAME}, "
+                             "which is written last: the run was probably stopped while saving it). Resume from an "
+                             "earlier checkpoint, or pass `resume_from_checkpoint=True` for the latest complete one.")
+        return resume_from_checkpoint
 
     def _save_checkpoint(self, model, trial) -> None:
-        super()._save_checkpoint(model, trial)
+        """The loss's own tensors first, then transformers' checkpoint, which writes `trainer_state.json` last: a
+        checkpoint with a `trainer_state.json` is whole (`is_complete_checkpoint`), loss state included."""
         state = self.loss_state_dict()
         if state and self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            os.makedirs(folder, exist_ok=True)
             save_file(state, os.path.join(folder, LOSS_STATE_NAME))
+        super()._save_checkpoint(model, trial)
 
     def _load_from_checkpoint(self, checkpoint_path: str, model=None) -> None:
         super()._load_from_checkpoint(checkpoint_path)
@@ -236,7 +346,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                     token: str | None = None, revision: str | None = None, *, repo_id: str | None = None,
                     merge: bool = True, base_model_id: str | None = None, private: bool | None = None,
                     create_pr: bool = False, evaluation: Any = None, base_evaluation: Any = None,
-                    **kwargs: Any) -> Any:
+                    timeout: float | None = None, **kwargs: Any) -> Any:
         """Release the trained model to the Hub.
 
         The release is written in full to `output_dir/release` (see `hf_contrastive.hub.prepare_release`): with LoRA,
@@ -245,7 +355,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         the output folder's name under your user), to `revision` (a branch, created if missing) or as a pull request
         (`create_pr`), private if `private` (default `args.hub_private_repo`). The token (`token`, `args.hub_token`,
         or the one huggingface_hub finds) is only sent to the Hub. Returns huggingface_hub's `CommitInfo`; a failed
-        upload raises `PushError` and leaves the release folder complete. Only the main process pushes.
+        upload, or a Hub request unanswered for `timeout` seconds (default `HF_CONTRASTIVE_PUSH_TIMEOUT`, else 120),
+        raises `PushError` and leaves the release folder complete. Only the main process pushes.
 
         The release's card (`write_card`) carries `evaluation` (e.g. `evaluate_sts_suite(trainer.model)`, or a list
         of `huggingface_hub.EvalResult`) in its model-index and `.eval_results/`, beside `base_evaluation`.
@@ -265,7 +376,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                             private=bool(self.args.hub_private_repo) if private is None else private,
                             revision=revision or self.args.hub_revision, create_pr=create_pr,
                             commit_message=commit_message or "End of training",
-                            retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})")
+                            retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})", timeout=timeout)
 
 
 def _eval_results(evaluation: Any) -> tuple[list, str | None]:

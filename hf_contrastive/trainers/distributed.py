@@ -33,6 +33,18 @@ def average_gradients(parameters: Iterable[nn.Parameter]) -> None:
         offset += count
 
 
+def all_values(value: torch.Tensor) -> torch.Tensor:
+    """The scalar `value` of every process, in rank order (one all-gather); `value` alone outside a group. Every
+    process must call it, at the same point."""
+    value = value.detach().float().mean().reshape(1)
+    world_size = _group_size()
+    if world_size == 1:
+        return value
+    gathered = [torch.empty_like(value) for _ in range(world_size)]
+    dist.all_gather(gathered, value)
+    return torch.cat(gathered)
+
+
 def broadcast_parameters(parameters: Iterable[nn.Parameter]) -> None:
     """Copy process 0's values of `parameters` to every process (DDP does this for the model's at wrap time)."""
     if _group_size() == 1:
