@@ -65,6 +65,18 @@ def declutr(data, **config):
     return run
 
 
+def simcse_with_own_loss(data):
+    """A user's `loss=`: the trainer leaves the columns to it, but still checks that the texts are texts."""
+    def run(env):
+        from hf_contrastive import SimCSELoss
+        from hf_contrastive.modeling import build_sentence_transformer
+
+        model = build_sentence_transformer(env.model, pooler="avg")
+        SimCSETrainer(model=model, args=env.args(SimCSEConfig, per_device_train_batch_size=4), train_dataset=data,
+                      loss=SimCSELoss(model))
+    return run
+
+
 def sft(data, eval_data=None, unlabelled=None, **config):
     def run(env):
         args = env.args(SFTContrastiveConfig, **({"per_device_train_batch_size": 4} | config))
@@ -103,6 +115,8 @@ PAIRS = {"premise": S[:4], "hypothesis": S[4:8], "label": [0, 1, 0, 1]}
 
 # (id, call, expected error type, regex the message must match: it names the field and the value)
 CASES = [
+    ("simcse-own-loss-none-text", simcse_with_own_loss(ds({"anchor": S, "positive": [*S[:5], None, *S[6:]]})),
+     DataError, r"`train_dataset` row 5: column 'positive' is missing \(None\)"),
     # SimCSE: columns
     ("simcse-unsupervised-misnamed-columns", simcse(ds({"txt": S, "id": list(range(8))})), DataError,
      r"one text column named one of \['text', 'sentence', 'sent0'\] .* has columns \['txt', 'id'\]"),

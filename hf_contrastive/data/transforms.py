@@ -1,4 +1,4 @@
-"""Dataset -> the columns a loss expects, with `DataError`s that name the dataset, column, row and value."""
+"""Dataset -> the columns a loss expects (the checks of the values are in `checks`)."""
 
 from __future__ import annotations
 
@@ -7,92 +7,14 @@ import re
 from typing import Any
 
 from ..errors import DataError
+from .checks import (arrow_column, check_column_names, check_not_empty, check_single_table, check_strings,
+                     check_texts)
 
 logger = logging.getLogger(__name__)
 
 UNSUPERVISED_TEXT_COLUMNS = ("text", "sentence", "sent0")
 SUPERVISED_COLUMN_SETS = (("anchor", "positive", "negative"), ("sent0", "sent1", "hard_neg"))
 NEGATIVE_LIKE = r"(hard[_ -]?)?neg(ative)?s?([_ -]?\d+)?"  # hard_neg, negatives, Negative_2, neg1, ... (any case)
-# Names sentence-transformers' trainer and collator read as labels or as the multi-dataset name, never as texts.
-RESERVED_COLUMNS = ("label", "labels", "score", "scores", "dataset_name", "return_loss")
-
-
-def _string_columns(dataset: Any) -> list[str]:
-    features = getattr(dataset, "features", None) or {}
-    return [name for name, feature in features.items() if getattr(feature, "dtype", None) in ("string", "large_string")]
-
-
-def _check_single_table(dataset: Any, name: str) -> None:
-    """A `datasets.Dataset` (or a table-like object with columns); clear errors for what the trainers do not take."""
-    from datasets import DatasetDict, IterableDataset, IterableDatasetDict
-
-    if isinstance(dataset, (DatasetDict, IterableDatasetDict, dict)):
-        raise DataError(f"`{name}` is a dict of splits {list(dataset)}; pass one split, e.g. `{name}['train']`.")
-    if isinstance(dataset, IterableDataset):
-        raise DataError(f"`{name}` is a streaming IterableDataset; hf_contrastive's trainers take a `datasets.Dataset` "
-                        "for now (materialise it, e.g. `Dataset.from_generator(lambda: iter(stream))`).")
-    if not hasattr(dataset, "column_names"):
-        raise DataError(f"`{name}` must be a `datasets.Dataset`, got {type(dataset).__name__}.")
-
-
-def _check_not_empty(dataset: Any, name: str) -> None:
-    if hasattr(dataset, "__len__") and len(dataset) == 0:
-        raise DataError(f"`{name}` is empty: it has no rows.")
-
-
-def _arrow_column(dataset: Any, column: str) -> Any:
-    """`column` as a pyarrow array in the dataset's row order: the table's column, through the indices mapping of a
-    shuffled or selected dataset (one `take`, no Python objects, so fast for millions of rows)."""
-    import pyarrow.compute as pc
-
-    values = dataset.data.column(column)
-    indices = getattr(dataset, "_indices", None)  # datasets' row mapping after shuffle / select / sort
-    if indices is not None:
-        values = pc.take(values, indices.column(0))
-    if len(values) != len(dataset):  # a row mapping kept some other way: the public (slower) route
-        values = dataset.select_columns([column]).with_format("arrow")[:].column(column)
-    return values
-
-
-def _check_column_names(columns: list[str], name: str) -> None:
-    reserved = [c for c in columns if c in RESERVED_COLUMNS]
-    if reserved:
-        raise DataError(f"`{name}` column {reserved[0]!r} has a name sentence-transformers reserves for labels or "
-                        f"datasets ({', '.join(RESERVED_COLUMNS)}), so it cannot hold texts; rename it, e.g. "
-                        f"`dataset.rename_column({reserved[0]!r}, 'text')`.")
-
-
-def _check_strings(dataset: Any, columns: list[str], name: str) -> None:
-    strings = set(_string_columns(dataset))
-    for column in columns:
-        if column not in strings:
-            feature = (getattr(dataset, "features", None) or {}).get(column)
-            raise DataError(f"`{name}` column {column!r} must hold strings, found {feature} "
-                            f"(row 0: {_arrow_column(dataset, column)[0].as_py()!r}).")
-
-
-def _check_texts(dataset: Any, columns: list[str], name: str) -> None:
-    """`DataError` naming the first row with a missing (None), empty or whitespace-only text in `columns` (string
-    columns), its column and value, and how many rows have one."""
-    import pyarrow.compute as pc
-
-    bad = {}  # column -> boolean array: None, or nothing but whitespace
-    for column in columns:
-        values = _arrow_column(dataset, column)
-        bad[column] = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), True)
-    any_bad = bad[columns[0]]
-    for mask in list(bad.values())[1:]:
-        any_bad = pc.or_(any_bad, mask)
-    count = pc.sum(any_bad).as_py()
-    if not count:
-        return
-    row = pc.index(any_bad, True).as_py()
-    column = next(c for c in columns if bad[c][row].as_py())
-    value = _arrow_column(dataset, column)[row].as_py()
-    problem = "missing (None)" if value is None else f"empty ({value!r})"
-    raise DataError(f"`{name}` row {row}: column {column!r} is {problem}. {count} of {len(dataset)} rows have a "
-                    f"missing, empty or whitespace-only text in {columns}; drop them first, e.g. "
-                    f"`dataset.filter(lambda row: all(row[c] and row[c].strip() for c in {columns}))`.")
 
 
 def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
@@ -107,8 +29,8 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
     """
     if dataset is None:
         return None
-    _check_single_table(dataset, name)
-    _check_not_empty(dataset, name)
+    check_single_table(dataset, name)
+    check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if mode == "unsupervised":
         chosen = next(([c] for c in UNSUPERVISED_TEXT_COLUMNS if c in columns), None)
@@ -141,9 +63,9 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
             )
     else:
         raise ValueError(f"`mode` must be 'unsupervised' or 'supervised', got {mode!r}.")
-    _check_column_names(chosen, name)
-    _check_strings(dataset, chosen, name)
-    _check_texts(dataset, chosen, name)
+    check_column_names(chosen, name)
+    check_strings(dataset, chosen, name)
+    check_texts(dataset, chosen, name)
     if chosen == columns:
         return dataset
     logger.warning(f"SimCSE ({mode}) trains on the columns {chosen} of `{name}` and ignores "
@@ -172,13 +94,13 @@ def prepare_documents(
 
     if dataset is None:
         return None
-    _check_single_table(dataset, name)
-    _check_not_empty(dataset, name)
+    check_single_table(dataset, name)
+    check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if text_column not in columns:
         raise DataError(f"DeCLUTR needs a {text_column!r} column of documents; `{name}` has columns {columns}.")
-    _check_strings(dataset, [text_column], name)
-    texts = _arrow_column(dataset, text_column)
+    check_strings(dataset, [text_column], name)
+    texts = arrow_column(dataset, text_column)
     if texts.null_count:  # empty documents are only short: dropped below, or rejected with `strict`
         import pyarrow.compute as pc
 
@@ -240,7 +162,7 @@ def label_names(dataset: Any, num_labels: int | None, name: str = "train_dataset
     feature = dataset.features[LABEL_COLUMN]
     names = getattr(feature, "names", None)
     dtype = getattr(feature, "dtype", None)
-    labels = _arrow_column(dataset, LABEL_COLUMN)
+    labels = arrow_column(dataset, LABEL_COLUMN)
     if names is None and dtype in ("string", "large_string"):
         raise DataError(f"`{name}` column 'label' holds strings; SFT+contrastive needs class ids (row 0: "
                         f"{labels[0].as_py()!r}): encode them with `dataset = dataset.class_encode_column('label')` "
@@ -270,8 +192,8 @@ def label_names(dataset: Any, num_labels: int | None, name: str = "train_dataset
 def sft_columns(dataset: Any, name: str = "train_dataset", text_columns: list[str] | None = None) -> Any:
     """`(text columns..., label)` in order for SFT+contrastive. The text columns are `text_columns` when given (the
     training set's, for an evaluation set), else every column but `label`: one text or a pair of texts."""
-    _check_single_table(dataset, name)
-    _check_not_empty(dataset, name)
+    check_single_table(dataset, name)
+    check_not_empty(dataset, name)
     columns = list(dataset.column_names or [])
     if LABEL_COLUMN not in columns:
         raise DataError(f"SFT+contrastive needs a 'label' column of class ids; `{name}` has columns {columns} "
@@ -284,9 +206,9 @@ def sft_columns(dataset: Any, name: str = "train_dataset", text_columns: list[st
     missing = [c for c in text_columns if c not in columns]
     if missing:
         raise DataError(f"`{name}` lacks the text column(s) {missing} of the training set; it has {columns}.")
-    _check_column_names(text_columns, name)
-    _check_strings(dataset, text_columns, name)
-    _check_texts(dataset, text_columns, name)
+    check_column_names(text_columns, name)
+    check_strings(dataset, text_columns, name)
+    check_texts(dataset, text_columns, name)
     chosen = [*text_columns, LABEL_COLUMN]
     return dataset.select_columns(chosen) if chosen != columns else dataset
 
@@ -301,16 +223,16 @@ def with_unlabelled(labelled: Any, unlabelled: Any, strategy: str, name: str = "
     """
     from datasets import DatasetDict, Value, concatenate_datasets
 
-    _check_single_table(unlabelled, name)
-    _check_not_empty(unlabelled, name)
+    check_single_table(unlabelled, name)
+    check_not_empty(unlabelled, name)
     texts = [c for c in labelled.column_names if c != LABEL_COLUMN]
     columns = [c for c in unlabelled.column_names if c != LABEL_COLUMN]
     if strategy == "alternating":
         if len(columns) not in (1, 2):
             raise DataError(f"`{name}` must have 1 or 2 text columns, found {columns}.")
-        _check_column_names(columns, name)
-        _check_strings(unlabelled, columns, name)
-        _check_texts(unlabelled, columns, name)
+        check_column_names(columns, name)
+        check_strings(unlabelled, columns, name)
+        check_texts(unlabelled, columns, name)
         return DatasetDict({"labelled": labelled, "unlabelled": unlabelled.select_columns(columns)})
     if len(texts) == 1 and len(columns) == 1:
         used = columns  # one text column of any name: renamed to the labelled set's below
@@ -319,8 +241,8 @@ def with_unlabelled(labelled: Any, unlabelled: Any, strategy: str, name: str = "
                         f"{unlabelled.column_names}. Use strategy='alternating' for differently shaped data.")
     else:
         used = texts
-    _check_strings(unlabelled, used, name)
-    _check_texts(unlabelled, used, name)
+    check_strings(unlabelled, used, name)
+    check_texts(unlabelled, used, name)
     if used != texts:
         unlabelled = unlabelled.rename_column(used[0], texts[0])
     unlabelled = unlabelled.select_columns(texts).add_column(LABEL_COLUMN, [-1] * len(unlabelled))

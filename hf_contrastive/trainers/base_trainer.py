@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 import math
 import os
-import re
 from typing import Any
 
 import torch
@@ -17,6 +14,7 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..errors import NonFiniteLossError
+from ..data.checks import check_all_texts
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..hub.card import write_card
 from ..hub.card_data import CardData, card_data_from_trainer, history_summary, keep_local_paths_private
@@ -25,41 +23,10 @@ from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.lora import add_lora, lora_config_from_args
 from .base_config import ContrastiveConfig
+from .checkpoints import is_complete_checkpoint, last_complete_checkpoint
 from .distributed import all_values, average_gradients, broadcast_parameters
 
 LOSS_STATE_NAME = "loss_state.safetensors"
-logger = logging.getLogger(__name__)
-
-
-def is_complete_checkpoint(folder: str) -> bool:
-    """Whether `folder` holds a whole checkpoint: transformers writes `trainer_state.json` last (after the weights,
-    optimizer, scheduler and RNG states, and after this library's loss state), so a checkpoint whose
-    `trainer_state.json` is missing or unreadable was cut short, e.g. by a killed run."""
-    try:
-        with open(os.path.join(folder, TRAINER_STATE_NAME), encoding="utf-8") as file:
-            json.load(file)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def last_complete_checkpoint(output_dir: str) -> str | None:
-    """The `checkpoint-N` folder of `output_dir` with the highest N that `is_complete_checkpoint`, or `None`; the
-    incomplete ones after it are named in a warning."""
-    pattern = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
-    steps = sorted((int(m[1]), name) for name in (os.listdir(output_dir) if os.path.isdir(output_dir) else [])
-                   if (m := pattern.match(name)) and os.path.isdir(os.path.join(output_dir, name)))
-    skipped = []
-    for _, name in reversed(steps):
-        folder = os.path.join(output_dir, name)
-        if is_complete_checkpoint(folder):
-            if skipped:
-                logger.warning(f"Resuming from {folder}: {', '.join(skipped)} in {output_dir} "
-                               f"{'is' if len(skipped) == 1 else 'are'} incomplete (no readable {TRAINER_STATE_NAME},"
-                               " which is written last: the run was probably stopped while saving).")
-            return folder
-        skipped.append(name)
-    return None
 
 
 class ContrastiveTrainer(SentenceTransformerTrainer):
@@ -138,9 +105,12 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             sts_dev = STSEvaluator.from_dataset(eval_dataset, name="sts-dev")
             given = [] if evaluator is None else list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
             evaluator, eval_dataset = (sts_dev if not given else [*given, sts_dev]), None
-        if loss is None or self._prepare_with_user_loss:  # otherwise a user's loss defines its own columns
+        if loss is None or self._prepare_with_user_loss:
             train_dataset = self.prepare_dataset(train_dataset, args, "train_dataset", model)
             eval_dataset = self.prepare_dataset(eval_dataset, args, "eval_dataset", model)
+        else:  # a user's loss defines its own columns; its texts must still be texts
+            check_all_texts(train_dataset, "train_dataset")
+            check_all_texts(eval_dataset, "eval_dataset")
         super().__init__(
             model=model,
             args=args,
