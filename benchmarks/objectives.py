@@ -36,7 +36,7 @@ OBJECTIVES = {o.name: o for o in [
     Objective("sft", "SFT cross-entropy (NLI pairs)", "ST SoftmaxLoss", 32, 30, "pairs"),
     Objective("sft-contrastive", "SFT + 1.0 x InfoNCE to frozen model", "ST SoftmaxLoss (CE only)", 32, 30, "pairs"),
 ]}
-LORA = dict(r=8, lora_alpha=16, target_modules=["query", "value"])
+LORA = dict(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["query", "value"])
 
 
 def common_args(output_dir: str, steps: int, batch_size: int, seed: int) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def simcse(side: str, common: dict, supervised: bool = False, lora: bool = False
         columns = {"text": sentences} if side == "ours" else {"anchor": sentences, "positive": sentences}
     if side == "ours":
         lora_fields = dict(use_peft=True, lora_r=LORA["r"], lora_alpha=LORA["lora_alpha"],
-                           lora_target_modules=LORA["target_modules"]) if lora else {}
+                           lora_dropout=LORA["lora_dropout"], lora_target_modules=LORA["target_modules"]) if lora else {}
         args = SimCSEConfig(temperature=0.05, max_seq_length=32, mode="supervised" if supervised else "unsupervised",
                             mini_batch_size=mini_batch_size, **lora_fields, **common)
         return SimCSETrainer(model=minilm_path(), args=args, train_dataset=Dataset.from_dict(columns))
@@ -144,7 +144,11 @@ def build(name: str, side: str, common: dict, mini_batch_size: int) -> Any:
 
 def run(name: str, side: str, steps: int, batch_size: int, mini_batch_size: int, seed: int, output_dir: str,
         quality: bool = True) -> dict:
-    """Train objective `name` on `side` in this process; examples/s, peak RSS, FLOPs and STS-B dev (`quality`)."""
+    """Train objective `name` on `side` in this process; examples/s, peak RSS, FLOPs and STS-B dev (`quality`). The
+    seed is set first, so that what is initialised before the Trainer seeds (LoRA adapters, heads) is the same."""
+    from transformers import set_seed
+
+    set_seed(seed)
     if name.startswith("sft"):
         from benchmarks.sft_forgetting import PEER, RUNS, worker
 

@@ -52,6 +52,9 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
 
     from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveTrainer
 
+    from transformers import set_seed
+
+    set_seed(seed)  # the head is initialised before the Trainer seeds
     path = minilm_path()
     train, test = nli_split(seed)
     features = Features({"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=LABELS)})
@@ -72,7 +75,7 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
                                              train_dataset=train, loss=loss)
     else:
         args = SFTContrastiveConfig(contrastive_weight=weight if kind == RUNS[1] else 0.0, head_learning_rate=1e-3,
-                                    temperature=temperature, **common)
+                                    temperature=temperature, classifier_dropout=0.0, **common)  # as SoftmaxLoss
         trainer = SFTContrastiveTrainer(model=path, args=args, train_dataset=train)
         model = trainer.model
     before = stsb_dev(model)

@@ -70,10 +70,12 @@ def check_texts(dataset: Any, columns: list[str], name: str) -> None:
     columns), its column and value, and how many rows have one."""
     import pyarrow.compute as pc
 
-    bad = {}  # column -> boolean array: None, or nothing but whitespace
-    for column in columns:
-        values = arrow_column(dataset, column)
-        bad[column] = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), True)
+    def blank(values: Any) -> Any:  # None, empty, or nothing but whitespace (boolean arrays, no copy of the texts)
+        return pc.fill_null(pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values)), True)
+
+    if not any(pc.any(blank(dataset.data.column(c))).as_py() for c in columns):
+        return  # the stored table is clean: no row mapping to follow (the common case, no copy of the columns)
+    bad = {column: blank(arrow_column(dataset, column)) for column in columns}
     any_bad = bad[columns[0]]
     for mask in list(bad.values())[1:]:
         any_bad = pc.or_(any_bad, mask)

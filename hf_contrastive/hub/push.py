@@ -5,10 +5,14 @@ with `merge=False`, as adapters whose `adapter_config.json` names the base model
 repo and uploads the folder in a single commit. A failed upload leaves the folder complete; pushing again uploads only
 what the Hub does not have yet. No token is ever written into the folder.
 
-Every Hub request of a push has a time limit (`timeout`, default `HF_CONTRASTIVE_PUSH_TIMEOUT` seconds, else 120):
-huggingface_hub itself sets none on its API calls (a Hub that never answers a commit would hang the push forever). A
-request that times out, like any other failure, raises `PushError`; huggingface_hub retries the preupload, LFS and
-verify calls on 5xx answers and timeouts (5 times, with backoff) before giving up, but not the commit itself.
+The Hub API calls of a push (repo creation, preupload, LFS batch, commit) have a time limit (`timeout`, default
+`HF_CONTRASTIVE_PUSH_TIMEOUT` seconds, else 120) on each connect, read and write: huggingface_hub itself sets none on
+them (a Hub that never answers a commit would hang the push forever). It bounds a stalled connection, not a slow but
+healthy upload; Xet transfers (huggingface_hub's default for large files when `hf_xet` is installed) run in Xet's own
+client and keep its limits. The limit is set on huggingface_hub's shared HTTP client for the duration of the push, so
+other Hub calls of the process in that time (e.g. a concurrent checkpoint push) get it too. A request that times out,
+like any other failure, raises `PushError`; huggingface_hub retries the preupload, LFS and verify calls on 5xx answers
+and timeouts (5 times, with backoff) before giving up, but not the commit itself.
 """
 
 from __future__ import annotations
@@ -117,7 +121,11 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
 def push_timeout(timeout: float | None = None) -> float:
     """`timeout`, else `HF_CONTRASTIVE_PUSH_TIMEOUT` (seconds), else 120."""
     if timeout is None:
-        timeout = float(os.environ.get(PUSH_TIMEOUT_ENV) or DEFAULT_PUSH_TIMEOUT)
+        value = os.environ.get(PUSH_TIMEOUT_ENV) or DEFAULT_PUSH_TIMEOUT
+        try:
+            timeout = float(value)
+        except ValueError:
+            raise ValueError(f"{PUSH_TIMEOUT_ENV} must be a number of seconds, got {value!r}.") from None
     if not timeout > 0:
         raise ValueError(f"The push timeout must be a number of seconds > 0, got {timeout!r}.")
     return float(timeout)

@@ -154,8 +154,8 @@ def supcon(
     positives = (labels[:, None] == candidate_labels[None, :]) & ~self_mask
     per_anchor = positives.sum(dim=1)
     has_positive = per_anchor > 0
-    if not has_positive.any():
-        return embeddings.sum() * 0.0
+    if not has_positive.any():  # zero, still through the (gathered) candidates: the same backward on every process
+        return (embeddings.sum() + candidates.sum()) * 0.0
     mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)[has_positive] / per_anchor[has_positive]
     terms = -(temperature / base_temperature) * mean_log_prob
     return terms.mean() if reduction == "mean" else terms.sum()

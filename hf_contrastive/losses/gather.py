@@ -1,9 +1,13 @@
 """Negatives from every process: embeddings gathered across a DDP group with their gradients.
 
 `torch.distributed.nn.functional.all_gather` is differentiable: the backward pass sends each process the gradient
-that every process's loss puts on its rows. With each process averaging its local anchors' loss and DDP averaging
-the gradients over processes, the update is exactly that of the loss over the concatenated batch on one process —
-no 1/world_size factor is lost (the bug of gathering without gradients and swapping the local rows back in).
+that every process's loss puts on its rows. Each process returns its share of the mean over all processes' terms
+(`share_of_mean`: its sum x world_size / the global count); DDP averages the gradients over the processes, so the
+update is exactly that of the loss over the concatenated batch on one process — no 1/world_size factor is lost (the
+bug of gathering without gradients and swapping the local rows back in), however the terms are spread.
+
+Every process must make the same collective calls in the same order, backward included: a tensor gathered with
+gradients on one process must be gathered with gradients on all of them (or detached on all of them).
 """
 
 from __future__ import annotations

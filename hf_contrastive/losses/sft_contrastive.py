@@ -41,7 +41,7 @@ def instance_labels(labels: Tensor) -> Tensor:
     tensor([1, 2, 0, 3])
     """
     unlabelled = labels < 0
-    first_free = int(labels.max().clamp(min=-1)) + 1
+    first_free = int(labels.max().clamp(min=-1)) + 1 if labels.numel() else 0
     return labels.masked_scatter(unlabelled, first_free + torch.arange(int(unlabelled.sum()), device=labels.device))
 
 
@@ -225,7 +225,9 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         """The contrastive term over `rows`: fine-tuned embeddings against the reference embeddings of the same texts
         (every column's texts are rows of their own)."""
         queries = torch.cat([e[rows] for e in embeddings])
-        positives = torch.cat([r[rows] for r in references]).to(queries.dtype)
+        # The references are frozen: detached, they are gathered without a backward collective on every process
+        # (a process without rows passes its own embeddings as stand-ins, which would otherwise carry gradients).
+        positives = torch.cat([r[rows] for r in references]).to(queries.dtype).detach()
         if self.contrastive == "info_nce":
             if not self._gathers():
                 return info_nce(queries, positives, temperature=self.temperature)

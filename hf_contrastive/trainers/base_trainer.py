@@ -229,8 +229,9 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         terms = (f" (terms: {', '.join(f'{name}={v.float().mean().item():.4g}' for name, v in components.items())})"
                  if components else "")
         raise NonFiniteLossError(
-            f"The training loss is {what}{terms}. Training stopped before this step "
-            f"updated the weights; the checkpoints already in {self.args.output_dir} are as they were. Try a lower "
+            f"The training loss is {what}{terms}. Training stopped before this step's optimizer update"
+            f"{' (DeepSpeed steps inside backward, so it has been applied)' if self.is_deepspeed_enabled else ''}; "
+            f"the checkpoints already in {self.args.output_dir} are as they were. Try a lower "
             f"learning rate (now {self.args.learning_rate:g}), bf16 instead of fp16"
             f"{' (this run uses fp16)' if self.args.fp16 else ''}, gradient clipping (`max_grad_norm`), and check "
             "the data of this step (empty or very long texts, bad labels). `stop_on_nonfinite_loss=False` trains on "

@@ -8,9 +8,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..losses.gather import world
+
 
 def _group_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return world()[1]
 
 
 def average_gradients(parameters: Iterable[nn.Parameter]) -> None:

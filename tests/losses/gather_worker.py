@@ -7,10 +7,11 @@ import sys
 import torch
 import torch.distributed as dist
 
+from hf_contrastive.trainers.distributed import average_gradients
 from tests.losses.test_gather import SENTENCES, build_losses, gradients
 
 model_dir, output_dir, gather = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-dist.init_process_group("gloo")
+dist.init_process_group("gloo", timeout=__import__("datetime").timedelta(seconds=60))  # a hang fails fast
 rank, world_size = dist.get_rank(), dist.get_world_size()
 results = {}
 for name, (loss, inputs) in build_losses(model_dir, gather).items():
@@ -18,10 +19,8 @@ for name, (loss, inputs) in build_losses(model_dir, gather).items():
     value = loss(*inputs(slice(rank * half, (rank + 1) * half)))
     value = value if isinstance(value, torch.Tensor) else sum(value.values())
     value.backward()
+    average_gradients(loss.parameters())  # DDP's average (a gradient missing on a process counts as zeros there)
     grads = gradients(loss)
-    for grad in grads.values():
-        dist.all_reduce(grad)
-        grad /= world_size  # DDP's average
     total = value.detach().clone()
     dist.all_reduce(total)
     results[name] = {"loss": total / world_size, "grads": grads}

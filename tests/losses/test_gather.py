@@ -45,6 +45,9 @@ def _labelled(model, labels):
 
 UNEVEN = torch.tensor([0, 1, -1, 1, 0, -1, -1, -1])  # rank 0 holds 1 unlabelled row, rank 1 holds 3
 CLASSES = torch.tensor([0, 1, 0, 2, 1, 1, 2, 3])  # class 3 has one member: an anchor without positives
+LONELY = torch.tensor([0, 1, 2, 3, 5, 5, 6, 6])  # no anchor of rank 0 has a positive anywhere
+ONE_SIDED = torch.tensor([0, 1, 0, 1, -1, -1, -1, -1])  # rank 0 has no unlabelled row
+LABELLED = torch.tensor([0, 1, 0, 1, 1, 0, 1, 0])  # no unlabelled row anywhere
 
 
 def build_losses(model_dir, gather):
@@ -79,6 +82,15 @@ def build_losses(model_dir, gather):
     sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, contrastive="supcon",
                              gather_across_devices=gather)
     losses["sft+supcon"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
+    model = _model(model_dir).eval()
+    losses["supcon+no-positive-on-one-process"] = (SupConLoss(model, gather_across_devices=gather),
+                                                   _labelled(model, LONELY))
+    for contrastive in ("info_nce", "supcon"):  # a process (or every process) without contrastive rows
+        for name, labels in (("no-rows-on-one-process", ONE_SIDED), ("no-rows-anywhere", LABELLED)):
+            model = _model(model_dir)
+            sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0,
+                                     contrastive=contrastive, contrastive_rows="unlabelled", gather_across_devices=gather)
+            losses[f"sft+{contrastive}+{name}"] = (sft, _labelled(_drifted(model).eval(), labels))
     return losses
 
 
