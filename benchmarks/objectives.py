@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import minilm_path, stsb_dev, train_and_measure
+from benchmarks.common import common_args, minilm_path, stsb_dev, train_and_measure
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 SIDES = ("ours", "peer")
@@ -37,12 +37,6 @@ OBJECTIVES = {o.name: o for o in [
     Objective("sft-contrastive", "SFT + 1.0 x InfoNCE to frozen model", "ST SoftmaxLoss (CE only)", 32, 30, "pairs"),
 ]}
 LORA = dict(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["query", "value"])
-
-
-def common_args(output_dir: str, steps: int, batch_size: int, seed: int) -> dict[str, Any]:
-    return dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=3e-5,
-                seed=seed, save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=steps,
-                dataloader_pin_memory=False)
 
 
 def st_trainer(model: Any, loss: Any, train: Any, common: dict[str, Any]) -> Any:

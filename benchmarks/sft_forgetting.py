@@ -22,7 +22,7 @@ import os
 import random
 import sys
 
-from benchmarks.common import minilm_path, run_in_fresh_process, stsb_dev, train_and_measure
+from benchmarks.common import common_args, minilm_path, run_in_fresh_process, stsb_dev, train_and_measure
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "snli_train_subset20k.tsv.gz")
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -60,9 +60,8 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
     features = Features({"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=LABELS)})
     train = Dataset.from_dict(train, features=features).select(range(steps * batch_size))
     test = Dataset.from_dict(test, features=features)
-    common = dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=2e-5,
-                  warmup_steps=int(0.1 * steps), seed=seed, save_strategy="no", report_to="none", disable_tqdm=True,
-                  logging_steps=max(1, steps // 10), dataloader_pin_memory=False)
+    common = common_args(output_dir, steps, batch_size, seed) | dict(
+        learning_rate=2e-5, warmup_steps=int(0.1 * steps), logging_steps=max(1, steps // 10))
     if kind == PEER:
         from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
         from sentence_transformers import SentenceTransformerTrainingArguments

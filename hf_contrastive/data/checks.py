@@ -75,7 +75,8 @@ def check_texts(dataset: Any, columns: list[str], name: str) -> None:
 
     if not any(pc.any(blank(dataset.data.column(c))).as_py() for c in columns):
         return  # the stored table is clean: no row mapping to follow (the common case, no copy of the columns)
-    bad = {column: blank(arrow_column(dataset, column)) for column in columns}
+    values = {column: arrow_column(dataset, column) for column in columns}
+    bad = {column: blank(values[column]) for column in columns}
     any_bad = bad[columns[0]]
     for mask in list(bad.values())[1:]:
         any_bad = pc.or_(any_bad, mask)
@@ -84,7 +85,7 @@ def check_texts(dataset: Any, columns: list[str], name: str) -> None:
         return
     row = pc.index(any_bad, True).as_py()
     column = next(c for c in columns if bad[c][row].as_py())
-    value = arrow_column(dataset, column)[row].as_py()
+    value = values[column][row].as_py()
     problem = "missing (None)" if value is None else f"empty ({value!r})"
     raise DataError(f"`{name}` row {row}: column {column!r} is {problem}. {count} of {len(dataset)} rows have a "
                     f"missing, empty or whitespace-only text in {columns}; drop them first, e.g. "
