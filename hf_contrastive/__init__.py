@@ -1,7 +1,8 @@
 """hf_contrastive: contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive) as
 drop-in `transformers.Trainer` subclasses and sentence-transformers losses.
 
-The public names are imported on first use, so `import hf_contrastive` (and the CLI's `--help`) stays fast.
+The public names are those of the subpackages' `__all__`, imported on first use, so `import hf_contrastive` (and the
+CLI's `--help`) stays fast and a new name needs no entry here.
 """
 
 from __future__ import annotations
@@ -11,51 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "DataError": "hf_contrastive.errors",
-    "NonFiniteLossError": "hf_contrastive.errors",
-    "ContrastiveConfig": "hf_contrastive.trainers.base_config",
-    "ContrastiveTrainer": "hf_contrastive.trainers.base_trainer",
-    "SimCSEConfig": "hf_contrastive.trainers.simcse_config",
-    "SimCSETrainer": "hf_contrastive.trainers.simcse_trainer",
-    "SimCSELoss": "hf_contrastive.losses.simcse",
-    "DeCLUTRConfig": "hf_contrastive.trainers.declutr_config",
-    "DeCLUTRTrainer": "hf_contrastive.trainers.declutr_trainer",
-    "DeCLUTRLoss": "hf_contrastive.losses.declutr",
-    "SupConLoss": "hf_contrastive.losses.supcon",
-    "SFTContrastiveConfig": "hf_contrastive.trainers.sft_contrastive_config",
-    "SFTContrastiveTrainer": "hf_contrastive.trainers.sft_contrastive_trainer",
-    "SFTContrastiveLoss": "hf_contrastive.losses.sft_contrastive",
-    "EmbeddingClassifier": "hf_contrastive.modeling.classifier",
-    "build_sentence_transformer": "hf_contrastive.modeling.builder",
-    "STSEvaluator": "hf_contrastive.evaluation.sts",
-    "load_stsb": "hf_contrastive.evaluation.sts",
-    "read_sts_file": "hf_contrastive.evaluation.sts",
-    "evaluate_sts_suite": "hf_contrastive.evaluation.sts",
-}
-
-__all__ = ["__version__", *_EXPORTS]
+_PACKAGES = ("errors", "evaluation", "modeling", "losses", "trainers")  # each with an `__all__`, cheapest first
 
 if TYPE_CHECKING:
-    from .errors import DataError, NonFiniteLossError
-    from .evaluation.sts import STSEvaluator, evaluate_sts_suite, load_stsb, read_sts_file
-    from .losses.declutr import DeCLUTRLoss
-    from .losses.sft_contrastive import SFTContrastiveLoss
-    from .losses.simcse import SimCSELoss
-    from .losses.supcon import SupConLoss
-    from .modeling.builder import build_sentence_transformer
-    from .modeling.classifier import EmbeddingClassifier
-    from .trainers.base_config import ContrastiveConfig
-    from .trainers.base_trainer import ContrastiveTrainer
-    from .trainers.declutr_config import DeCLUTRConfig
-    from .trainers.declutr_trainer import DeCLUTRTrainer
-    from .trainers.sft_contrastive_config import SFTContrastiveConfig
-    from .trainers.sft_contrastive_trainer import SFTContrastiveTrainer
-    from .trainers.simcse_config import SimCSEConfig
-    from .trainers.simcse_trainer import SimCSETrainer
+    from .errors import *  # noqa: F403
+    from .evaluation import *  # noqa: F403
+    from .losses import *  # noqa: F403
+    from .modeling import *  # noqa: F403
+    from .trainers import *  # noqa: F403
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+    if name == "__all__":
+        return ["__version__", *(n for package in _PACKAGES for n in import_module(f"{__name__}.{package}").__all__)]
+    for package in _PACKAGES:
+        module = import_module(f"{__name__}.{package}")
+        if name in module.__all__:
+            return getattr(module, name)
     raise AttributeError(f"module 'hf_contrastive' has no attribute {name!r}")

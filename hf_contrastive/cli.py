@@ -9,8 +9,6 @@ import os
 import sys
 from typing import Any
 
-METHODS = {"simcse": ("SimCSEConfig", "SimCSETrainer"), "declutr": ("DeCLUTRConfig", "DeCLUTRTrainer"),
-           "sft_contrastive": ("SFTContrastiveConfig", "SFTContrastiveTrainer")}
 DATA_KEYS = {"method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
              "sts_eval", "unlabelled_file", "eval_file", "eval_split"}
 SFT_ONLY_KEYS = ("unlabelled_file", "eval_file", "eval_split")
@@ -116,14 +114,15 @@ def train_from_config(path: str, overrides: dict[str, Any], resume: bool = False
     latest complete checkpoint in the output dir); return the output dir."""
     from transformers import HfArgumentParser
 
-    from . import trainers
     from .data.loading import load_text_dataset
+    from .trainers import TRAINERS
 
     config = {**read_yaml_config(path), **overrides}
     method = config.get("method", "simcse")
-    if method not in METHODS:
-        raise ConfigError(f"{path}: `method` must be one of {sorted(METHODS)}, got {method!r}.")
-    config_class, trainer_class = (getattr(trainers, name) for name in METHODS[method])
+    if method not in TRAINERS:
+        raise ConfigError(f"{path}: `method` must be one of {sorted(TRAINERS)}, got {method!r}.")
+    trainer_class = TRAINERS[method]
+    config_class = trainer_class.training_args_class
     if "model" not in config:
         raise ConfigError(f"{path}: `model` (a Hub id or a local path) is required.")
     if "train_file" in config:
@@ -252,8 +251,8 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     model.model_card_data.base_model = MINILM_HUB_ID
     model.model_card_data.language = ["en"]
     model.model_card_data.license = "apache-2.0"
-    card = {"evaluation": stsb_eval_results(after), "base_evaluation": stsb_eval_results(before)}
-    prepare_release(model, release, save_extras=lambda folder: trainer.write_card(folder, **card))
+    card = trainer.card_data(evaluation=stsb_eval_results(after), base_evaluation=stsb_eval_results(before))
+    prepare_release(model, release, card=card)
     result = {"base_model": source, "steps": max_steps, "batch_size": batch_size,
               "train_sentences": len(sentences), "spearman_x100": {"before": before, "after": after}}
     with open(os.path.join(release, "demo_scores.json"), "w", encoding="utf-8") as f:
@@ -300,36 +299,27 @@ def push_model(args: argparse.Namespace):
     """`hf-contrastive push`: the release is written to MODEL_DIR/release (with MODEL_DIR's classifier/ and its
     hf_contrastive card re-rendered for the release, if any), then uploaded in one commit. The token comes from
     `HF_TOKEN` or `hf auth login`, never from the command line."""
-    import shutil
-
     from sentence_transformers import SentenceTransformer
 
-    from .hub.card import CARD_DATA_FILE, card_from_json, write_card
+    from .hub.card import CARD_DATA_FILE, card_from_json
     from .hub.push import RELEASE_FOLDER, prepare_release, push_release
-    from .modeling.classifier import CLASSIFIER_FOLDER
+    from .modeling.classifier import CLASSIFIER_FOLDER, ClassificationHead
 
     if not os.path.isfile(os.path.join(args.model_dir, "modules.json")):
         raise ValueError(f"{args.model_dir} is not a saved SentenceTransformer folder (no modules.json).")
     classifier = os.path.join(args.model_dir, CLASSIFIER_FOLDER)
     card_path = os.path.join(args.model_dir, CARD_DATA_FILE)
-
-    def extras(folder: str) -> None:
-        """The SFT head, and the card of the training run (kept in card_data.json) re-rendered for this release."""
-        if os.path.isdir(classifier):
-            shutil.copytree(classifier, os.path.join(folder, CLASSIFIER_FOLDER))
-        if not os.path.isfile(card_path):
-            return  # a model not saved by hf_contrastive keeps sentence-transformers' card
+    card = None  # a model not saved by hf_contrastive keeps sentence-transformers' card
+    if os.path.isfile(card_path):  # the card of the training run, re-rendered for this release
         with open(card_path, encoding="utf-8") as file:
             card = card_from_json(file.read())
         card.release = "adapters" if args.adapter_only and card.lora else "merged"
         card.model_id = card.model_name = args.repo_id
         card.base_model = args.base_model or card.base_model
-        if card.curve and os.path.isfile(os.path.join(args.model_dir, card.curve["file"])):
-            shutil.copy(os.path.join(args.model_dir, card.curve["file"]), folder)
-        write_card(folder, card)
-
     folder = prepare_release(SentenceTransformer(args.model_dir), os.path.join(args.model_dir, RELEASE_FOLDER),
-                             merge=not args.adapter_only, base_model_id=args.base_model, save_extras=extras)
+                             merge=not args.adapter_only, base_model_id=args.base_model, card=card,
+                             classifier=ClassificationHead.from_pretrained(classifier) if os.path.isdir(classifier)
+                             else None)
     command = " ".join(["hf-contrastive push", args.model_dir, args.repo_id] + (["--adapter-only"] if args.adapter_only
                                                                                  else []))
     return push_release(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,

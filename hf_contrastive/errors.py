@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["DataError", "NonFiniteLossError"]
+
 
 class DataError(ValueError):
     """A dataset or data file that the trainers cannot use; the message names the dataset, column, row and value.

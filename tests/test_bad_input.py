@@ -240,7 +240,7 @@ CASES = [
      r"`unlabelled_dataset` row 0: column 'sentence' is missing \(None\)"),
     # SFT+contrastive: configuration
     ("sft-batch-size-1", sft(ds(LABELLED), per_device_train_batch_size=1), ValueError,
-     r"`per_device_train_batch_size` must be >= 2 with `contrastive_weight > 0`, got 1"),
+     r"`per_device_train_batch_size` must be >= 2, got 1: with `contrastive_weight > 0`"),
     ("sft-negative-lambda", sft(ds(LABELLED), contrastive_weight=-0.5), ValueError,
      r"`contrastive_weight` \(λ\) must be >= 0, got -0\.5"),
     ("sft-temperature-0", sft(ds(LABELLED), temperature=0.0), ValueError, r"`temperature` must be > 0, got 0\.0"),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sentence_transformers.sentence_transformer.data_collator import SentenceTransformerDataCollator
 
-from .spans import sample_spans
+from ..settings import settings_values
+from .spans import SpanSettings, sample_spans
 
 
 @dataclass
@@ -21,33 +22,22 @@ class DeCLUTRDataCollator(SentenceTransformerDataCollator):
     `(seed, epoch, doc_index)`, so spans are new every epoch, identical after `resume_from_checkpoint`, and
     independent of batching and dataloader workers. The trainer sets `epoch` at the start of every epoch.
 
-    >>> collator = DeCLUTRDataCollator(preprocess_fn=model.preprocess, num_anchors=1, num_positives=2,
-    ...                                min_span_len=4, max_span_len=16)
+    >>> spans = SpanSettings(num_anchors=1, num_positives=2, min_span_len=4, max_span_len=16)
+    >>> collator = DeCLUTRDataCollator(preprocess_fn=model.preprocess, spans=spans)
     >>> batch = collator([{"text": doc, "token_starts": starts, "token_ends": ends, "doc_index": 0}])
     >>> sorted(k for k in batch if k.endswith("input_ids"))
     ['anchor_input_ids', 'positive_0_input_ids', 'positive_1_input_ids']
     """
 
-    num_anchors: int = 2
-    num_positives: int = 2
-    min_span_len: int = 32
-    max_span_len: int = 512
-    sampling_strategy: str | None = None
+    spans: SpanSettings = field(default_factory=SpanSettings)
     seed: int = 0
     epoch: int = 0
 
     def span_rows(self, document: dict[str, Any]) -> list[dict[str, str]]:
         """The anchor/positive texts of one document for the current epoch."""
         starts, ends, text = document["token_starts"], document["token_ends"], document["text"]
-        anchors, positives = sample_spans(
-            len(starts),
-            num_anchors=self.num_anchors,
-            num_positives=self.num_positives,
-            min_span_len=self.min_span_len,
-            max_span_len=self.max_span_len,
-            sampling_strategy=self.sampling_strategy,
-            rng=np.random.default_rng([self.seed, self.epoch, document["doc_index"]]),
-        )
+        anchors, positives = sample_spans(len(starts), **settings_values(self.spans, SpanSettings),
+                                          rng=np.random.default_rng([self.seed, self.epoch, document["doc_index"]]))
 
         def cut(span: tuple[int, int]) -> str:
             return text[starts[span[0]]: ends[span[1] - 1]]

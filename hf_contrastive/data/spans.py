@@ -3,7 +3,11 @@ original `declutr/common/contrastive_utils.py`) over token positions, as a pure 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+
+from ..settings import Settings
 
 SAMPLING_STRATEGIES = (None, "subsuming", "adjacent")
 Span = tuple[int, int]  # [start, end) token positions
@@ -29,6 +33,33 @@ def check_span_settings(num_anchors: int, num_positives: int, min_span_len: int,
             f"`sampling_strategy='adjacent'` needs `min_span_len` <= `max_span_len` / 2 so that an adjacent positive "
             f"always fits; got min_span_len={min_span_len}, max_span_len={max_span_len}."
         )
+
+
+@dataclass
+class SpanSettings(Settings):
+    """
+    DeCLUTR's span sampling (the `DeCLUTRDataCollator`'s and `DeCLUTRConfig`'s fields), with the original's defaults:
+
+    num_anchors (`int`, *optional*, defaults to `2`): anchor spans sampled per document.
+    num_positives (`int`, *optional*, defaults to `2`): positive spans per anchor (averaged into one embedding).
+    min_span_len (`int`, *optional*, defaults to `32`): shortest span, in tokens of the model's tokenizer.
+    max_span_len (`int`, *optional*, defaults to `512`): longest span; documents need
+        `num_anchors * max_span_len * 2` tokens. Spans longer than the model's `max_seq_length` are truncated when
+        tokenized (the original caps spans at the model's 512 positions the same way).
+    sampling_strategy (`str`, *optional*): `None` (positives overlap, are adjacent to, or inside their anchor),
+        `"subsuming"` or `"adjacent"`.
+    """
+
+    num_anchors: int = field(default=2, metadata={"help": "Anchor spans per document."})
+    num_positives: int = field(default=2, metadata={"help": "Positive spans per anchor (averaged)."})
+    min_span_len: int = field(default=32, metadata={"help": "Shortest span in tokens."})
+    max_span_len: int = field(default=512, metadata={"help": "Longest span in tokens."})
+    sampling_strategy: str | None = field(default=None, metadata={"help": "None | subsuming | adjacent"})
+
+    def __post_init__(self) -> None:
+        check_span_settings(self.num_anchors, self.num_positives, self.min_span_len, self.max_span_len,
+                            self.sampling_strategy)
+        super().__post_init__()
 
 
 def _beta_length(rng: np.random.Generator, a: float, b: float, low: int, high: int) -> int:

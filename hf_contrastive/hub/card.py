@@ -84,13 +84,13 @@ def card_from_json(text: str) -> CardData:
     return CardData(**{k: v for k, v in data.items() if k in fields})
 
 
-def write_card(folder: str, card: CardData, curve: list | None = None) -> None:
-    """README.md, the training curve (`curve`: series of (step, value) points; kept from an earlier write when not
-    given), `.eval_results/` and `card_data.json` in `folder`."""
+def write_card(folder: str, card: CardData) -> None:
+    """README.md, the training curve (drawn from `card.curve`'s points), `.eval_results/` and `card_data.json` (from
+    which the card can be written again, e.g. for a release) in `folder`."""
     readme = render_card(card)  # before writing anything: a template error leaves the folder as it was
-    if curve and any(curve):
+    if card.curve and any(card.curve.get("points") or ()):
         with open(os.path.join(folder, card.curve["file"]), "wb") as file:
-            file.write(curve_png(curve))
+            file.write(curve_png(card.curve["points"]))
     for path, text in eval_results_files(card).items():
         os.makedirs(os.path.join(folder, os.path.dirname(path)), exist_ok=True)
         with open(os.path.join(folder, path), "w", encoding="utf-8") as file:

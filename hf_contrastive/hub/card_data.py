@@ -49,7 +49,8 @@ class CardData:
     base_scores: dict[str, float] = field(default_factory=dict)  # dataset name -> the base model's value
     training_metrics: dict[str, float] = field(default_factory=dict)  # last evaluation during training
     start_metrics: dict[str, float] = field(default_factory=dict)  # evaluation at step 0, when run
-    curve: dict[str, Any] | None = None  # file, steps, loss (first, last) or None, metric (name, first, last) or None
+    # file, steps, loss (first, last) or None, metric (name, first, last) or None, points ([loss series, metric series])
+    curve: dict[str, Any] | None = None
     lora: dict[str, Any] | None = None
     release: str = "merged"  # or "adapters"
     classifier: dict[int, str] | None = None
@@ -112,9 +113,10 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
             if k.startswith("eval_") and isinstance(v, (int, float)) and not k.endswith(RUN_METRICS)}
 
 
-def history_summary(log_history: list[dict[str, Any]], metric: str | None) -> tuple[dict, dict, dict | None, list]:
+def history_summary(log_history: list[dict[str, Any]], metric: str | None) -> tuple[dict, dict, dict | None]:
     """From a Trainer's `log_history`: the evaluation metrics at step 0 (if evaluated there) and at the last
-    evaluation, and the curve: `(start, last, curve_info, [loss points, metric points])`."""
+    evaluation, and the curve (its `points`: the loss and the metric as (step, value) series): `(start, last,
+    curve)`."""
     evaluations = [entry for entry in log_history if any(k.startswith("eval_") for k in entry)]
     start = _numbers(evaluations[0]) if evaluations and evaluations[0].get("step") == 0 else {}
     last = _numbers(evaluations[-1]) if evaluations else {}
@@ -127,11 +129,11 @@ def history_summary(log_history: list[dict[str, Any]], metric: str | None) -> tu
     points = [(e["step"], float(e[metric])) for e in evaluations
               if metric and metric in e and "step" in e and math.isfinite(e[metric])]
     if not losses and not points:
-        return start, last, None, []
-    info = {"file": "training_curve.png", "steps": max(x for x, _ in losses + points),
-            "loss": (losses[0][1], losses[-1][1]) if losses else None,
-            "metric": (metric, points[0][1], points[-1][1]) if points else None}
-    return start, last, info, [losses, points]
+        return start, last, None
+    curve = {"file": "training_curve.png", "steps": max(x for x, _ in losses + points),
+             "loss": (losses[0][1], losses[-1][1]) if losses else None,
+             "metric": (metric, points[0][1], points[-1][1]) if points else None, "points": [losses, points]}
+    return start, last, curve
 
 
 def training_data(dataset: Any) -> list[dict[str, Any]]:
@@ -153,19 +155,18 @@ def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: s
     """Gather the card of a trained hf_contrastive trainer's model (and of its release as `merged` or `adapters`)."""
     model, args = trainer.model, trainer.args
     loss = trainer.loss if not isinstance(trainer.loss, dict) else None
-    method = {"simcse": "SimCSE", "declutr": "DeCLUTR", "sft-contrastive": "SFT+contrastive"}.get(
-        trainer._tag_names[-1], type(trainer).__name__)
+    method = trainer.method_name or type(trainer).__name__
     card = model.model_card_data
     base_model = card.base_model or _hub_id(getattr(getattr(model.transformers_model, "config", None),
                                                     "_name_or_path", None))
-    start, last, curve, _ = history_summary(trainer.state.log_history, args.metric_for_best_model)
+    start, last, curve = history_summary(trainer.state.log_history, args.metric_for_best_model)
     lora = lora_details(model)
     citations = [c for c in [getattr(loss, "citation", None), LIBRARY_CITATION] if c]
     head = getattr(loss, "head", None)
     return CardData(
         model_name=model_id or f"{method} fine-tune of {base_model or 'a text encoder'}",
-        method=method, base_model=base_model, model_id=model_id, paper=dict(trainer._paper),
-        objective={**{name: getattr(args, name) for name in trainer._card_fields},
+        method=method, base_model=base_model, model_id=model_id, paper=dict(trainer.paper),
+        objective={**{name: getattr(args, name) for name in trainer.card_fields},
                    **(loss.get_config_dict() if hasattr(loss, "get_config_dict") else {})},
         architecture=architecture(model), embedding_dimension=model.get_embedding_dimension(),
         max_seq_length=model.max_seq_length, similarity=model.similarity_fn_name,

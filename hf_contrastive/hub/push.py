@@ -21,12 +21,14 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..modeling.classifier import CLASSIFIER_FOLDER
 from ..modeling.lora import has_lora, merged_copy
-from .card_data import keep_local_paths_private
+from .card import write_card
+from .card_data import CardData, keep_local_paths_private
 
 RELEASE_FOLDER = "release"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -80,7 +82,7 @@ def _point_adapters_at(folder: str, base_model_id: str | None) -> str:
 
 
 def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_id: str | None = None,
-                    save_extras: Callable[[str], None] | None = None) -> str:
+                    card: CardData | None = None, classifier: Any = None) -> str:
     """Write a complete release of `model` (a SentenceTransformer) to `folder`, replacing an earlier release there.
 
     Args:
@@ -91,7 +93,9 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
             `False` releases the adapters only, with `adapter_config.json` naming `base_model_id`.
         base_model_id: the Hub id of the base model, required for an adapter-only release of a model trained from a
             local path.
-        save_extras: called with the folder to add files, e.g. a classification head.
+        card: this library's model card for the release (`CardData`, with its `release` kind set); `None` keeps
+            sentence-transformers' card (with a note on the adapters of an adapter-only release).
+        classifier: a classification head (`ClassificationHead`) to release in `classifier/`, or `None`.
 
     Returns:
         `folder`.
@@ -101,11 +105,14 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
     adapters = has_lora(model)
     keep_local_paths_private(model)
     try:
-        (merged_copy(model) if adapters and merge else model).save(staging)
-        if adapters and not merge:
-            _note_adapters_in_card(staging, _point_adapters_at(staging, base_model_id))
-        if save_extras is not None:
-            save_extras(staging)
+        (merged_copy(model) if adapters and merge else model).save(staging, create_model_card=card is None)
+        base_model_id = _point_adapters_at(staging, base_model_id) if adapters and not merge else None
+        if classifier is not None:
+            classifier.save_pretrained(os.path.join(staging, CLASSIFIER_FOLDER))
+        if card is not None:
+            write_card(staging, card)
+        elif base_model_id is not None:
+            _note_adapters_in_card(staging, base_model_id)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # an earlier release in `folder` stays as it was
         raise

@@ -1,11 +1,11 @@
 """Contrastive objectives: pure tensor math in `functional` (`info_nce`, `nt_xent`, `supcon`), sentence-transformers
-losses beside it."""
+losses beside it, each with the settings dataclass that declares its hyperparameters."""
 
-from .declutr import DeCLUTRLoss
+from .declutr import DeCLUTRLoss, DeCLUTRSettings
 from .functional import cosine_logits, info_nce, nt_xent, supcon
-from .sft_contrastive import SFTContrastiveLoss
-from .simcse import SimCSELoss
-from .supcon import SupConLoss
+from .sft_contrastive import SFTContrastiveLoss, SFTContrastiveSettings
+from .simcse import SimCSELoss, SimCSESettings
+from .supcon import SupConLoss, SupConSettings
 
-__all__ = ["DeCLUTRLoss", "SFTContrastiveLoss", "SimCSELoss", "SupConLoss", "cosine_logits", "info_nce", "nt_xent",
-           "supcon"]
+__all__ = ["DeCLUTRLoss", "DeCLUTRSettings", "SFTContrastiveLoss", "SFTContrastiveSettings", "SimCSELoss",
+           "SimCSESettings", "SupConLoss", "SupConSettings", "cosine_logits", "info_nce", "nt_xent", "supcon"]

@@ -21,18 +21,14 @@ import torch
 from sentence_transformers.base.losses.gradcache import CachedLossMixin
 from torch import Tensor, nn
 
+from ..distributed import loss_parameters
+
 
 def use_gradient_cache(loss: nn.Module, mini_batch_size: int | None) -> None:
     """Set a loss's GradCache `mini_batch_size` (`None`: off) and the `uses_gradient_cache` flag that
     sentence-transformers' wrapper losses read."""
     loss.mini_batch_size = mini_batch_size
     loss.uses_gradient_cache = mini_batch_size is not None
-
-
-def own_parameters(loss: nn.Module) -> list[nn.Parameter]:
-    """The trainable parameters of `loss` that are not its model's (heads, MLPs)."""
-    model = {id(p) for p in loss.model.parameters()}
-    return [p for p in loss.parameters() if p.requires_grad and id(p) not in model]
 
 
 def backward_to_embeddings(loss: Tensor, reps: Sequence[Sequence[Tensor]],
@@ -93,6 +89,6 @@ class CachedLossWithParameters(AutocastReplay):
 
     def cache_step_two(self, loss: Tensor, reps: Sequence[Sequence[Tensor]], with_backward: bool) -> Tensor:
         if with_backward:
-            self._pending_grads = backward_to_embeddings(loss, reps, own_parameters(self))
+            self._pending_grads = backward_to_embeddings(loss, reps, loss_parameters(self, self.model))
             loss = loss.detach()
         return loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -9,10 +10,10 @@ from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
-from .checks import check_objective
+from ..distributed import CrossProcess, unwrap
 from .functional import nt_xent
-from .gather import gather_with_grad, share_of_mean, world
-from .mlm import MaskedLM, unwrap
+from .mlm import MaskedLM
+from ..settings import GatherSettings, MLMSettings, adopt, check_temperature, describe
 
 DECLUTR_CITATION = """@inproceedings{giorgi2021declutr,
     title = {{DeCLUTR}: Deep Contrastive Learning for Unsupervised Textual Representations},
@@ -24,6 +25,32 @@ DECLUTR_CITATION = """@inproceedings{giorgi2021declutr,
 }"""
 
 
+@dataclass
+class DeCLUTRSettings(GatherSettings, MLMSettings):
+    """
+    DeCLUTR's hyperparameters (`DeCLUTRLoss` arguments and `DeCLUTRConfig` fields), with the defaults of the original
+    `training_config/declutr.jsonnet`:
+
+    temperature (`float`, *optional*, defaults to `0.05`):
+        NT-Xent temperature.
+    do_mlm (`bool`, *optional*, defaults to `True`):
+        MLM on the anchors, masked *before* their forward pass: one pass gives the anchor embeddings and the MLM
+        term (training mode only).
+    mlm_weight (`float`, *optional*, defaults to `1.0`):
+        Weight of the MLM term (the original adds it unweighted).
+    mlm_probability (`float`, *optional*, defaults to `0.15`):
+        Share of anchor tokens masked.
+    """
+
+    temperature: float = field(default=0.05, metadata={"help": "NT-Xent temperature."})
+    do_mlm: bool = field(default=True, metadata={"help": "MLM on the masked anchors, in their forward pass."})
+    mlm_weight: float = field(default=1.0, metadata={"help": "Weight of the MLM term (the original: unweighted)."})
+
+    def __post_init__(self) -> None:
+        check_temperature(self.temperature)
+        super().__post_init__()
+
+
 class DeCLUTRLoss(nn.Module):
     """
     DeCLUTR: anchor spans and nearby positive spans of the same document; NT-Xent over `[anchors; positives]`, where
@@ -33,13 +60,9 @@ class DeCLUTRLoss(nn.Module):
 
     Args:
         model (`SentenceTransformer`): the model to train (DeCLUTR pools with the mean).
-        temperature (`float`, *optional*, defaults to `0.05`): NT-Xent temperature.
-        do_mlm (`bool`, *optional*, defaults to `True`): add the MLM term on the masked anchors (training mode only).
-        mlm_weight (`float`, *optional*, defaults to `1.0`): weight of the MLM term (the original adds it unweighted).
-        mlm_probability (`float`, *optional*, defaults to `0.15`): share of anchor tokens masked.
-        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, every anchor and positive of
-            every process is a candidate for each of this process's rows (gathered with their gradients: the same
-            gradients as one process on the concatenated batch). No effect in one process.
+        temperature, do_mlm, mlm_weight, mlm_probability: see `DeCLUTRSettings`.
+        gather_across_devices: every anchor and positive of every process is a candidate under DDP, see
+            `GatherSettings`.
 
     References:
         - DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations: https://arxiv.org/abs/2006.03659
@@ -62,23 +85,21 @@ class DeCLUTRLoss(nn.Module):
         >>> loss([anchor_features, positive_features_1, positive_features_2])
     """
 
+    settings_class = DeCLUTRSettings
+
     def __init__(
         self,
         model: SentenceTransformer,
-        temperature: float = 0.05,
-        do_mlm: bool = True,
-        mlm_weight: float = 1.0,
-        mlm_probability: float = 0.15,
-        gather_across_devices: bool = True,
+        temperature: float = DeCLUTRSettings.temperature,
+        do_mlm: bool = DeCLUTRSettings.do_mlm,
+        mlm_weight: float = DeCLUTRSettings.mlm_weight,
+        mlm_probability: float = DeCLUTRSettings.mlm_probability,
+        gather_across_devices: bool = DeCLUTRSettings.gather_across_devices,
     ) -> None:
         super().__init__()
-        check_objective(temperature, mlm_weight, mlm_probability)
+        adopt(self, DeCLUTRSettings(temperature=temperature, do_mlm=do_mlm, mlm_weight=mlm_weight,
+                                    mlm_probability=mlm_probability, gather_across_devices=gather_across_devices))
         self.model = model
-        self.temperature = temperature
-        self.do_mlm = do_mlm
-        self.mlm_weight = mlm_weight
-        self.mlm_probability = mlm_probability
-        self.gather_across_devices = gather_across_devices
         self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> Tensor | dict:
@@ -102,20 +123,15 @@ class DeCLUTRLoss(nn.Module):
     def compute_loss_from_embeddings(self, anchors: Tensor, positives: list[Tensor]) -> Tensor:
         """NT-Xent between the anchors and the mean of each anchor's positives (of every process, gathered)."""
         positives = torch.stack(positives).mean(dim=0)
-        if not (self.gather_across_devices and world()[1] > 1):
-            return nt_xent(anchors, positives, temperature=self.temperature)
-        all_anchors, offset = gather_with_grad(anchors)
-        all_positives, _ = gather_with_grad(positives)
+        processes = CrossProcess(self.gather_across_devices)
+        all_anchors, offset = processes.gather(anchors)
+        all_positives, _ = processes.gather(positives)
         total = nt_xent(anchors, positives, temperature=self.temperature, all_anchors=all_anchors,
                         all_positives=all_positives, offset=offset, reduction="sum")
-        return share_of_mean(total, 2 * all_anchors.size(0))
+        return processes.mean(total, 2 * all_anchors.size(0))
 
     def get_config_dict(self) -> dict[str, Any]:
-        config = {"temperature": self.temperature, "do_mlm": self.do_mlm,
-                  "gather_across_devices": self.gather_across_devices}
-        if self.do_mlm:
-            config |= {"mlm_weight": self.mlm_weight, "mlm_probability": self.mlm_probability}
-        return config
+        return describe(self, DeCLUTRSettings)
 
     @property
     def citation(self) -> str:

@@ -24,7 +24,7 @@ def info_nce(
     positives: Tensor,
     negatives: Sequence[Tensor] = (),
     *,
-    temperature: float = 0.05,
+    temperature: float,
     hard_negative_weight: float = 0.0,
     offset: int = 0,
     reduction: str = "mean",
@@ -42,7 +42,7 @@ def info_nce(
             `anchors[i]`; the other rows are negatives (e.g. the positives of other processes, gathered).
         negatives (sequence of `Tensor` of shape `(N, D)`, *optional*): hard-negative columns; every one of
             them is a negative for every anchor.
-        temperature (`float`, *optional*, defaults to `0.05`): softmax temperature, > 0.
+        temperature (`float`): softmax temperature, > 0.
         hard_negative_weight (`float`, *optional*, defaults to `0.0`): added to the logit of each row's own hard
             negative(s).
         offset (`int`, *optional*, defaults to `0`): where this process's rows start in gathered candidates.
@@ -72,7 +72,7 @@ def nt_xent(
     anchors: Tensor,
     positives: Tensor,
     *,
-    temperature: float = 0.05,
+    temperature: float,
     all_anchors: Tensor | None = None,
     all_positives: Tensor | None = None,
     offset: int = 0,
@@ -87,7 +87,7 @@ def nt_xent(
 
     Args:
         anchors, positives (`Tensor` of shape `(B, D)`): this process's rows.
-        temperature (`float`, *optional*, defaults to `0.05`): softmax temperature, > 0.
+        temperature (`float`): softmax temperature, > 0.
         all_anchors, all_positives (`Tensor` of shape `(N, D)`, *optional*): the candidates, gathered from every
             process (defaults: `anchors`, `positives`); this process's rows are rows `offset .. offset + B` of each.
         offset (`int`, *optional*, defaults to `0`): where this process's rows start in the gathered ones.
@@ -116,8 +116,8 @@ def supcon(
     embeddings: Tensor,
     labels: Tensor,
     *,
-    temperature: float = 0.07,
-    base_temperature: float = 0.07,
+    temperature: float,
+    base_temperature: float | None = None,
     candidates: Tensor | None = None,
     candidate_labels: Tensor | None = None,
     self_columns: Tensor | None = None,
@@ -134,14 +134,16 @@ def supcon(
 
     Args:
         embeddings (`Tensor` of shape `(N, D)`), labels (`Tensor` of shape `(N,)`): the anchors and their classes.
-        temperature, base_temperature (`float`, *optional*, default to `0.07`): the loss is scaled by their ratio.
+        temperature (`float`): softmax temperature, > 0.
+        base_temperature (`float`, *optional*): the loss is scaled by `temperature / base_temperature`, as the
+            reference code; `None` is `temperature` (no scaling).
         candidates (`Tensor` of shape `(M, D)`), candidate_labels (`Tensor` of shape `(M,)`), *optional*: what the
             anchors are contrasted with (defaults: the anchors), e.g. the rows of every process, gathered.
         self_columns (`Tensor` of shape `(N,)`, *optional*): the column of each anchor itself among the candidates
             (left out of its denominator); defaults to `0 .. N - 1`.
         reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` of the defined `L_i`.
 
-    >>> round(supcon(torch.eye(4), torch.tensor([0, 0, 1, 1])).item(), 4)
+    >>> round(supcon(torch.eye(4), torch.tensor([0, 0, 1, 1]), temperature=0.07).item(), 4)
     1.0986
     """
     candidates = embeddings if candidates is None else candidates
@@ -157,7 +159,8 @@ def supcon(
     if not has_positive.any():  # zero, still through the (gathered) candidates: the same backward on every process
         return (embeddings.sum() + candidates.sum()) * 0.0
     mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)[has_positive] / per_anchor[has_positive]
-    terms = -(temperature / base_temperature) * mean_log_prob
+    scale = 1.0 if base_temperature is None else temperature / base_temperature
+    terms = -scale * mean_log_prob
     return terms.mean() if reduction == "mean" else terms.sum()
 
 

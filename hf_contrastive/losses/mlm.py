@@ -10,16 +10,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 
+from ..distributed import unwrap
 from ..data.masking import IGNORE_INDEX, mask_tokens
 from ..modeling.heads import MLMHead, pretrained_mlm_head_state
 
 logger = logging.getLogger(__name__)
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP / compile wrapper (or the model itself)."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
 
 
 class MaskedLM(nn.Module):

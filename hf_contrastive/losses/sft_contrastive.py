@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -11,18 +12,18 @@ from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
+from ..distributed import CrossProcess, unwrap
 from ..modeling.classifier import ClassificationHead
-from ..modeling.reference import REFERENCE_MODES, FrozenReference
-from .checks import check_gradient_cache, check_objective
-from .functional import info_nce, supcon
+from ..modeling.reference import FrozenReference, check_reference_mode
 from .cache import CachedLossWithParameters, use_gradient_cache
-from .gather import gather_with_grad, global_count, share_of_mean, world
-from .mlm import unwrap
-from .supcon import SUPCON_CITATION, gathered_supcon
+from .functional import info_nce
+from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
+from .simcse import SimCSESettings
+from .supcon import SUPCON_CITATION, SupConSettings, gathered_supcon
 
 CONTRASTIVE_TERMS = ("info_nce", "supcon")
 CONTRASTIVE_ROWS = ("all", "unlabelled")
-DEFAULT_TEMPERATURES = {"info_nce": 0.05, "supcon": 0.07}
+DEFAULT_TEMPERATURES = {"info_nce": SimCSESettings.temperature, "supcon": SupConSettings.temperature}
 
 INFO_NCE_CITATION = """@article{oord2018representation,
     title = {Representation Learning with Contrastive Predictive Coding},
@@ -45,6 +46,57 @@ def instance_labels(labels: Tensor) -> Tensor:
     return labels.masked_scatter(unlabelled, first_free + torch.arange(int(unlabelled.sum()), device=labels.device))
 
 
+@dataclass
+class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
+    """
+    SFT+contrastive's hyperparameters (`SFTContrastiveLoss` arguments and `SFTContrastiveConfig` fields):
+
+    contrastive_weight (`float`, *optional*, defaults to `1.0`):
+        λ, the weight of the contrastive term (>= 0); 0 is plain cross-entropy fine-tuning (no reference model).
+    contrastive (`str`, *optional*, defaults to `"info_nce"`):
+        `info_nce` (InfoNCE between the fine-tuned and the frozen reference embeddings) or `supcon` (SupCon over the
+        two views `[fine-tuned; reference]`: a row's positives are its own reference embedding and every view of the
+        rows with its label; an unlabelled row is a class of its own; one text column only).
+    temperature (`float`, *optional*):
+        Softmax temperature; `None` is SimCSE's 0.05 for `info_nce` and SupCon's 0.07 for `supcon`.
+    base_temperature (`float`, *optional*, defaults to `0.07`):
+        SupCon's loss scaling `temperature / base_temperature`.
+    reference (`str`, *optional*, defaults to `"auto"`):
+        The frozen pretrained model: `adapters` (the model with its LoRA adapters disabled, no second copy), `copy`
+        (a frozen copy, for full fine-tuning) or `auto` (`adapters` under LoRA, else `copy`).
+    classifier_dropout (`float`, *optional*, defaults to `0.1`):
+        Dropout on the classification head's input in training.
+    """
+
+    contrastive_weight: float = field(default=1.0, metadata={"help": "λ: weight of the contrastive term."})
+    contrastive: str = field(default="info_nce", metadata={"help": "info_nce | supcon"})
+    temperature: float | None = field(
+        default=None, metadata={"help": "Softmax temperature; None: 0.05 for info_nce, 0.07 for supcon."}
+    )
+    base_temperature: float = field(
+        default=SupConSettings.base_temperature, metadata={"help": "SupCon's scaling: temperature / this."}
+    )
+    reference: str = field(default="auto", metadata={"help": "auto | adapters | copy: the frozen pretrained model."})
+    classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout on the classification head's input."})
+
+    def __post_init__(self) -> None:
+        if self.contrastive not in CONTRASTIVE_TERMS:
+            raise ValueError(f"`contrastive` must be one of {CONTRASTIVE_TERMS}, got {self.contrastive!r}.")
+        if not self.contrastive_weight >= 0:
+            raise ValueError(f"`contrastive_weight` (λ) must be >= 0, got {self.contrastive_weight}.")
+        check_temperature(self.resolved_temperature)
+        check_temperature(self.base_temperature, "base_temperature")
+        check_reference_mode(self.reference)
+        if not 0 <= self.classifier_dropout < 1:
+            raise ValueError(f"`classifier_dropout` must be in [0, 1), got {self.classifier_dropout}.")
+        super().__post_init__()
+
+    @property
+    def resolved_temperature(self) -> float:
+        """`temperature`, with `None` resolved per contrastive term."""
+        return DEFAULT_TEMPERATURES[self.contrastive] if self.temperature is None else self.temperature
+
+
 class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
     """
     `L = CE(head(embedding), label) + contrastive_weight * L_contrastive`: a classification head trained with
@@ -55,30 +107,19 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
     Args:
         model (`SentenceTransformer`): the model to fine-tune.
         num_labels (`int`): number of classes.
-        contrastive_weight (`float`, *optional*, defaults to `1.0`): λ, the weight of the contrastive term (>= 0).
-        contrastive (`str`, *optional*, defaults to `"info_nce"`): `info_nce` (InfoNCE between fine-tuned and
-            reference embeddings) or `supcon` (SupCon over the two views `[fine-tuned; reference]`: a row's positives
-            are its own reference embedding and every view of the rows with its label; an unlabelled row is a class
-            of its own, so for it this reduces to the InfoNCE anchoring). `supcon` needs one text column.
-        temperature (`float`, *optional*): softmax temperature; `None` is 0.05 for `info_nce` (SimCSE's) and 0.07 for
-            `supcon` (Khosla et al.'s).
-        base_temperature (`float`, *optional*, defaults to `0.07`): SupCon's loss scaling `temperature / base_temperature`.
+        contrastive_weight, contrastive, temperature, base_temperature, reference, classifier_dropout: see
+            `SFTContrastiveSettings`.
         contrastive_rows (`str`, *optional*, defaults to `"all"`): the rows the contrastive term sees: `all` (the
             "mixing" strategy) or `unlabelled` (the "alternating" strategy: labelled batches train the head only,
             unlabelled batches the contrastive term only).
-        reference (`str`, *optional*, defaults to `"auto"`): the frozen pretrained model: `adapters` (the model with
-            its LoRA adapters disabled, no copy), `copy` (a frozen copy, for full fine-tuning) or `auto`.
         num_inputs (`int`, *optional*, defaults to `1`): text columns per example, 1 or 2 (a pair is classified from
             `(u, v, |u - v|)` as SBERT's NLI classifier).
-        classifier_dropout (`float`, *optional*, defaults to `0.1`): dropout on the head's input.
         id2label (`dict[int, str]`, *optional*): class names, saved with the head.
-        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the contrastive term's candidates
-            are the rows of every process (InfoNCE: their reference embeddings, world_size x batch negatives; SupCon:
-            both views and the labels), gathered with their gradients, and both terms are means over every
-            process's rows: the gradients of one process on the concatenated batch. No effect in one process.
-        mini_batch_size (`int`, *optional*): gradient caching (GradCache) of the fine-tuned embeddings, in
-            mini-batches of this size (dropout replayed): the same gradients as without caching, with flat memory; the
-            loss is then returned as one total (components not logged). `None` embeds the whole batch at once.
+        gather_across_devices: under DDP, the contrastive term's candidates are the rows of every process
+            (InfoNCE: their reference embeddings; SupCon: both views and the labels) and both terms are means over
+            every process's rows, see `GatherSettings`.
+        mini_batch_size: gradient caching of the fine-tuned embeddings (the loss is then returned as one total,
+            its components not logged), see `GradCacheSettings`.
 
     Requirements:
         1. A `label` column of class ids in `[0, num_labels)`; `-1` marks an unlabelled row (contrastive term only).
@@ -101,48 +142,40 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         ...                                      train_dataset=Dataset.from_dict({"text": texts, "label": labels}))
     """
 
+    settings_class = SFTContrastiveSettings
+
     def __init__(
         self,
         model: SentenceTransformer,
         num_labels: int,
         *,
-        contrastive_weight: float = 1.0,
-        contrastive: str = "info_nce",
-        temperature: float | None = None,
-        base_temperature: float = 0.07,
+        contrastive_weight: float = SFTContrastiveSettings.contrastive_weight,
+        contrastive: str = SFTContrastiveSettings.contrastive,
+        temperature: float | None = SFTContrastiveSettings.temperature,
+        base_temperature: float = SFTContrastiveSettings.base_temperature,
         contrastive_rows: str = "all",
-        reference: str = "auto",
+        reference: str = SFTContrastiveSettings.reference,
         num_inputs: int = 1,
-        classifier_dropout: float = 0.1,
+        classifier_dropout: float = SFTContrastiveSettings.classifier_dropout,
         id2label: dict[int, str] | None = None,
-        gather_across_devices: bool = True,
-        mini_batch_size: int | None = None,
+        gather_across_devices: bool = SFTContrastiveSettings.gather_across_devices,
+        mini_batch_size: int | None = SFTContrastiveSettings.mini_batch_size,
     ) -> None:
         super().__init__()
-        if contrastive not in CONTRASTIVE_TERMS:
-            raise ValueError(f"`contrastive` must be one of {CONTRASTIVE_TERMS}, got {contrastive!r}.")
+        settings = SFTContrastiveSettings(
+            contrastive_weight=contrastive_weight, contrastive=contrastive, temperature=temperature,
+            base_temperature=base_temperature, reference=reference, classifier_dropout=classifier_dropout,
+            gather_across_devices=gather_across_devices, mini_batch_size=mini_batch_size)
         if contrastive_rows not in CONTRASTIVE_ROWS:
             raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
-        if reference not in REFERENCE_MODES:
-            raise ValueError(f"`reference` must be one of {REFERENCE_MODES}, got {reference!r}.")
-        if not contrastive_weight >= 0:
-            raise ValueError(f"`contrastive_weight` (λ) must be >= 0, got {contrastive_weight}.")
         if contrastive == "supcon" and num_inputs != 1:
             raise ValueError("`contrastive='supcon'` needs class labels of single texts; the data has "
                              f"{num_inputs} text columns per example (a pair). Use `contrastive='info_nce'`.")
-        temperature = DEFAULT_TEMPERATURES[contrastive] if temperature is None else temperature
-        check_objective(temperature)
-        if not base_temperature > 0:
-            raise ValueError(f"`base_temperature` must be > 0, got {base_temperature}.")
-        self.model = model
-        self.contrastive_weight = contrastive_weight
-        self.contrastive = contrastive
-        self.temperature = temperature
-        self.base_temperature = base_temperature
-        self.contrastive_rows = contrastive_rows
-        self.gather_across_devices = gather_across_devices
-        check_gradient_cache(mini_batch_size)
+        adopt(self, settings)  # `reference` becomes the frozen model below, `temperature` the resolved one
         use_gradient_cache(self, mini_batch_size)
+        self.temperature = settings.resolved_temperature
+        self.contrastive_rows = contrastive_rows
+        self.model = model
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
                                        id2label)
         # λ = 0 is plain cross-entropy fine-tuning: no reference model, no contrastive forward.
@@ -173,15 +206,14 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         if labelled.any() and logits is None:
             raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
                              f"{self.head.num_inputs}.")
-        if self._gathers():  # the mean over every process's labelled rows, as one process on the whole batch
-            total = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum") if labelled.any() else zero
-            sft = share_of_mean(total, global_count(int(labelled.sum()), device))
-        else:
-            sft = F.cross_entropy(logits[labelled], labels[labelled]) if labelled.any() else zero
+        processes = CrossProcess(self.gather_across_devices)
+        # the mean over every (gathered) process's labelled rows, as one process on the whole batch
+        total = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum") if labelled.any() else zero
+        sft = processes.mean(total, processes.count(int(labelled.sum()), device))
         rows = self.contrastive_row_mask(labels)
         if self.reference is not None and rows.any():
             contrastive = self.contrastive_loss(embeddings, references(), labels, rows)
-        elif self.reference is not None and self._gathers():  # no rows here: still take part in the gathers
+        elif self.reference is not None and processes.active:  # no rows here: still take part in the gathers
             contrastive = self.contrastive_loss(embeddings, embeddings, labels, rows) + zero
         else:
             contrastive = zero
@@ -217,9 +249,6 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         loss = sum(terms.values())
         return self.cache_step_two(loss, reps, with_backward)
 
-    def _gathers(self) -> bool:
-        return self.gather_across_devices and world()[1] > 1
-
     def contrastive_loss(self, embeddings: list[Tensor], references: list[Tensor], labels: Tensor,
                          rows: Tensor) -> Tensor:
         """The contrastive term over `rows`: fine-tuned embeddings against the reference embeddings of the same texts
@@ -228,25 +257,21 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         # The references are frozen: detached, they are gathered without a backward collective on every process
         # (a process without rows passes its own embeddings as stand-ins, which would otherwise carry gradients).
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype).detach()
+        processes = CrossProcess(self.gather_across_devices)
         if self.contrastive == "info_nce":
-            if not self._gathers():
-                return info_nce(queries, positives, temperature=self.temperature)
-            positives, offset = gather_with_grad(positives)
+            positives, offset = processes.gather(positives)
             total = info_nce(queries, positives, temperature=self.temperature, offset=offset, reduction="sum")
-            return share_of_mean(total, positives.size(0))
-        objective = {"temperature": self.temperature, "base_temperature": self.base_temperature}
-        if self._gathers():  # unlabelled rows numbered over every process's labels, so that they stay unique
-            return gathered_supcon([queries, positives], labels[rows], classes=instance_labels, **objective)
-        return supcon(torch.cat([queries, positives]), instance_labels(labels[rows]).repeat(2), **objective)
+            return processes.mean(total, positives.size(0))
+        # unlabelled rows numbered over every process's labels, so that they stay unique
+        return gathered_supcon([queries, positives], labels[rows], processes, classes=instance_labels,
+                               temperature=self.temperature, base_temperature=self.base_temperature)
 
     def get_config_dict(self) -> dict[str, Any]:
-        config = {"num_labels": self.head.num_labels, "contrastive_weight": self.contrastive_weight,
-                  "contrastive": self.contrastive, "temperature": self.temperature,
-                  "contrastive_rows": self.contrastive_rows,
+        config = {"num_labels": self.head.num_labels, **describe(self, SFTContrastiveSettings),
                   "reference": None if self.reference is None else self.reference.mode,
-                  "num_inputs": self.head.num_inputs, "classifier_dropout": self.head.dropout.p}
-        if self.contrastive == "supcon":
-            config["base_temperature"] = self.base_temperature
+                  "contrastive_rows": self.contrastive_rows, "num_inputs": self.head.num_inputs}
+        if self.contrastive != "supcon":
+            del config["base_temperature"]
         return config
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -9,12 +10,12 @@ from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
+from ..distributed import CrossProcess, unwrap
 from ..modeling.heads import simcse_mlp
-from .checks import check_gradient_cache, check_objective
-from .functional import info_nce
 from .cache import CachedLossWithParameters, use_gradient_cache
-from .gather import gather_with_grad, share_of_mean, world
-from .mlm import MaskedLM, unwrap
+from .functional import info_nce
+from .mlm import MaskedLM
+from ..settings import GatherSettings, GradCacheSettings, MLMSettings, adopt, check_temperature, describe
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -23,6 +24,28 @@ SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     year = {2021},
     url = {https://arxiv.org/abs/2104.08821}
 }"""
+
+
+@dataclass
+class SimCSESettings(GatherSettings, GradCacheSettings, MLMSettings):
+    """
+    SimCSE's hyperparameters (`SimCSELoss` arguments and `SimCSEConfig` fields), with the paper's defaults:
+
+    temperature (`float`, *optional*, defaults to `0.05`):
+        Softmax temperature of InfoNCE (`scale = 1 / temperature`; the paper's best, Table D.1).
+    hard_negative_weight (`float`, *optional*, defaults to `0.0`):
+        Added to each row's own hard-negative logit after the temperature scaling: the logarithm of the paper's α
+        (`0.0` is α = 1, no re-weighting).
+    """
+
+    temperature: float = field(default=0.05, metadata={"help": "InfoNCE softmax temperature."})
+    hard_negative_weight: float = field(
+        default=0.0, metadata={"help": "Added to each row's own hard-negative logit (log of SimCSE's alpha)."}
+    )
+
+    def __post_init__(self) -> None:
+        check_temperature(self.temperature)
+        super().__post_init__()
 
 
 class SimCSELoss(CachedLossWithParameters, nn.Module):
@@ -38,24 +61,14 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
 
     Args:
         model (`SentenceTransformer`): the model to train.
-        temperature (`float`, *optional*, defaults to `0.05`): softmax temperature (`scale = 1 / temperature`).
-        hard_negative_weight (`float`, *optional*, defaults to `0.0`): see above; `0.0` means no re-weighting.
+        temperature, hard_negative_weight: see `SimCSESettings`.
         mlp_only_train (`bool`, *optional*, defaults to `False`): apply SimCSE's MLP (Linear + Tanh, owned by this
             loss) over the embeddings during training only; the saved model does not contain it. Use with the
             `cls_before_pooler` pooler to reproduce SimCSE's `--pooler_type cls --mlp_only_train`.
-        do_mlm (`bool`, *optional*, defaults to `False`): add SimCSE's masked-language-model auxiliary term over
-            the first column (a second forward pass of the masked text, 80/10/10 masking); the head (owned by the
-            loss) is tied to the encoder's input embeddings.
-        mlm_weight (`float`, *optional*, defaults to `0.1`): weight λ of the MLM term.
-        mlm_probability (`float`, *optional*, defaults to `0.15`): share of tokens chosen for masking.
-        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, contrast each process's anchors
-            with the positives and negatives of *all* processes (gathered with their gradients: world_size x batch
-            negatives, the same gradients as one process on the concatenated batch). No effect in one process.
-        mini_batch_size (`int`, *optional*): gradient caching (GradCache, Gao et al. 2021): embed the batch in
-            mini-batches of this size without a graph, back-propagate the loss to the embeddings, then re-embed each
-            mini-batch with its replayed dropout and push the cached gradients through. The same gradients as
-            without caching, with memory that stays flat as the batch grows; about one extra forward pass of cost.
-            `None` (default) embeds the whole batch at once. Not with `do_mlm`.
+        do_mlm, mlm_weight, mlm_probability: SimCSE's masked-language-model auxiliary term over the first column
+            (a second forward pass of the masked text), see `MLMSettings`.
+        gather_across_devices: negatives from every process under DDP, see `GatherSettings`.
+        mini_batch_size: gradient caching (not with `do_mlm`), see `GradCacheSettings`.
 
     References:
         - SimCSE: Simple Contrastive Learning of Sentence Embeddings: https://arxiv.org/abs/2104.08821
@@ -92,30 +105,27 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         ...                                      loss=loss)
     """
 
+    settings_class = SimCSESettings
+
     def __init__(
         self,
         model: SentenceTransformer,
-        temperature: float = 0.05,
-        hard_negative_weight: float = 0.0,
+        temperature: float = SimCSESettings.temperature,
+        hard_negative_weight: float = SimCSESettings.hard_negative_weight,
         mlp_only_train: bool = False,
-        do_mlm: bool = False,
-        mlm_weight: float = 0.1,
-        mlm_probability: float = 0.15,
-        gather_across_devices: bool = True,
-        mini_batch_size: int | None = None,
+        do_mlm: bool = SimCSESettings.do_mlm,
+        mlm_weight: float = SimCSESettings.mlm_weight,
+        mlm_probability: float = SimCSESettings.mlm_probability,
+        gather_across_devices: bool = SimCSESettings.gather_across_devices,
+        mini_batch_size: int | None = SimCSESettings.mini_batch_size,
     ) -> None:
         super().__init__()
-        check_objective(temperature, mlm_weight, mlm_probability)
-        check_gradient_cache(mini_batch_size, do_mlm)
-        self.model = model
-        self.temperature = temperature
-        self.hard_negative_weight = hard_negative_weight
-        self.mlp_only_train = mlp_only_train
-        self.do_mlm = do_mlm
-        self.mlm_weight = mlm_weight
-        self.mlm_probability = mlm_probability
-        self.gather_across_devices = gather_across_devices
+        adopt(self, SimCSESettings(temperature=temperature, hard_negative_weight=hard_negative_weight, do_mlm=do_mlm,
+                                   mlm_weight=mlm_weight, mlm_probability=mlm_probability,
+                                   gather_across_devices=gather_across_devices, mini_batch_size=mini_batch_size))
         use_gradient_cache(self, mini_batch_size)
+        self.model = model
+        self.mlp_only_train = mlp_only_train
         self.mlp = None
         if mlp_only_train:
             config = getattr(model.transformers_model, "config", None)
@@ -142,14 +152,12 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         if self.mlp is not None:
             embeddings = [self.mlp(e) for e in embeddings]
         anchors, positives, *negatives = embeddings
-        objective = {"temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight}
-        if not (self.gather_across_devices and world()[1] > 1):
-            return info_nce(anchors, positives, negatives, **objective)
-        # the candidates of every process; this process's anchors
-        positives, offset = gather_with_grad(positives)
-        negatives = [gather_with_grad(negative)[0] for negative in negatives]
-        total = info_nce(anchors, positives, negatives, offset=offset, reduction="sum", **objective)
-        return share_of_mean(total, positives.size(0))
+        processes = CrossProcess(self.gather_across_devices)
+        positives, offset = processes.gather(positives)  # the candidates of every process; this process's anchors
+        negatives = [processes.gather(negative)[0] for negative in negatives]
+        total = info_nce(anchors, positives, negatives, temperature=self.temperature,
+                         hard_negative_weight=self.hard_negative_weight, offset=offset, reduction="sum")
+        return processes.mean(total, positives.size(0))
 
     def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
                        with_backward: bool = False) -> Tensor:
@@ -164,12 +172,7 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         return self.mlm.loss(self.model, self.model(masked), labels)
 
     def get_config_dict(self) -> dict[str, Any]:
-        config = {"temperature": self.temperature, "hard_negative_weight": self.hard_negative_weight,
-                  "mlp_only_train": self.mlp_only_train, "do_mlm": self.do_mlm,
-                  "gather_across_devices": self.gather_across_devices, "mini_batch_size": self.mini_batch_size}
-        if self.do_mlm:
-            config |= {"mlm_weight": self.mlm_weight, "mlm_probability": self.mlm_probability}
-        return config
+        return {**describe(self, SimCSESettings), "mlp_only_train": self.mlp_only_train}
 
     @property
     def citation(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -10,10 +11,10 @@ from torch import Tensor, nn
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
+from ..distributed import CrossProcess
 from .cache import AutocastReplay, use_gradient_cache
-from .checks import check_gradient_cache, check_objective
 from .functional import anchors_with_positives, supcon
-from .gather import gather_with_grad, share_of_mean, world
+from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
 
 SUPCON_CITATION = """@inproceedings{khosla2020supervised,
     title = {Supervised Contrastive Learning},
@@ -25,14 +26,40 @@ SUPCON_CITATION = """@inproceedings{khosla2020supervised,
 }"""
 
 
-def gathered_supcon(views: list[Tensor], labels: Tensor, classes: Callable[[Tensor], Tensor] | None = None,
-                    **objective: float) -> Tensor:
-    """This process's share of SupCon over the views and labels of every process (each view gathered in rank order,
-    as one process would hold the concatenated batch), its own rows being the anchors. `classes` maps the gathered
-    labels to SupCon classes (e.g. `instance_labels`, which must see every process's labels to stay unique)."""
-    gathered = [gather_with_grad(view) for view in views]
+@dataclass
+class SupConSettings(GatherSettings, GradCacheSettings):
+    """
+    SupCon's hyperparameters (`SupConLoss` arguments), with the reference implementation's defaults:
+
+    temperature (`float`, *optional*, defaults to `0.07`):
+        Softmax temperature (the paper's value).
+    base_temperature (`float`, *optional*, defaults to `0.07`):
+        The loss is scaled by `temperature / base_temperature`, as the reference implementation.
+    num_views (`int`, *optional*, defaults to `1`):
+        Encodings per text column in one forward pass, so that dropout makes further views.
+    """
+
+    temperature: float = field(default=0.07, metadata={"help": "SupCon softmax temperature."})
+    base_temperature: float = field(default=0.07, metadata={"help": "The loss is scaled by temperature / this."})
+    num_views: int = field(default=1, metadata={"help": "Encodings (dropout views) per text column."})
+
+    def __post_init__(self) -> None:
+        check_temperature(self.temperature)
+        check_temperature(self.base_temperature, "base_temperature")
+        if self.num_views < 1:
+            raise ValueError(f"`num_views` must be >= 1, got {self.num_views}.")
+        super().__post_init__()
+
+
+def gathered_supcon(views: list[Tensor], labels: Tensor, processes: CrossProcess,
+                    classes: Callable[[Tensor], Tensor] | None = None, **objective: float) -> Tensor:
+    """This process's share of SupCon over the views and labels of every gathered process (each view gathered in
+    rank order, as one process would hold the concatenated batch; in one process, the plain SupCon), its own rows
+    being the anchors. `classes` maps the gathered labels to SupCon classes (e.g. `instance_labels`, which must see
+    every process's labels to stay unique)."""
+    gathered = [processes.gather(view) for view in views]
     offset, total = gathered[0][1], gathered[0][0].size(0)
-    all_labels = gather_with_grad(labels)[0]
+    all_labels = processes.gather(labels)[0]
     if classes is not None:
         all_labels = classes(all_labels)
     own = offset + torch.arange(labels.size(0), device=labels.device)
@@ -41,7 +68,7 @@ def gathered_supcon(views: list[Tensor], labels: Tensor, classes: Callable[[Tens
     self_columns = torch.cat([own + view * total for view in range(len(views))])
     loss = supcon(torch.cat(views), local, candidates=torch.cat([g for g, _ in gathered]),
                   candidate_labels=all_labels, self_columns=self_columns, reduction="sum", **objective)
-    return share_of_mean(loss, anchors_with_positives(all_labels))
+    return processes.mean(loss, anchors_with_positives(all_labels))
 
 
 class SupConLoss(AutocastReplay, nn.Module):
@@ -54,16 +81,9 @@ class SupConLoss(AutocastReplay, nn.Module):
 
     Args:
         model (`SentenceTransformer`): the model to train.
-        temperature (`float`, *optional*, defaults to `0.07`): softmax temperature (the paper's value).
-        base_temperature (`float`, *optional*, defaults to `0.07`): the loss is scaled by
-            `temperature / base_temperature`, as the reference implementation.
-        num_views (`int`, *optional*, defaults to `1`): encodings per column (dropout views).
-        mini_batch_size (`int`, *optional*): gradient caching (GradCache): embed in mini-batches of this size
-            without a graph, then replay each (dropout included) to push the cached gradients through — the same
-            gradients with memory that stays flat as the batch grows. `None` embeds the whole batch at once.
-        gather_across_devices (`bool`, *optional*, defaults to `True`): under DDP, the views and labels of every
-            process are candidates for this process's anchors (gathered with their gradients: the same gradients as
-            one process on the concatenated batch). No effect in one process.
+        temperature, base_temperature, num_views: see `SupConSettings`.
+        mini_batch_size: gradient caching, see `GradCacheSettings`.
+        gather_across_devices: the views and labels of every process are candidates under DDP, see `GatherSettings`.
 
     References:
         - Supervised Contrastive Learning: https://arxiv.org/abs/2004.11362
@@ -90,21 +110,17 @@ class SupConLoss(AutocastReplay, nn.Module):
         ...                                      train_dataset=Dataset.from_dict({"text": texts, "label": labels}))
     """
 
-    def __init__(self, model: SentenceTransformer, temperature: float = 0.07, base_temperature: float = 0.07,
-                 num_views: int = 1, mini_batch_size: int | None = None, gather_across_devices: bool = True) -> None:
+    settings_class = SupConSettings
+
+    def __init__(self, model: SentenceTransformer, temperature: float = SupConSettings.temperature,
+                 base_temperature: float = SupConSettings.base_temperature, num_views: int = SupConSettings.num_views,
+                 mini_batch_size: int | None = SupConSettings.mini_batch_size,
+                 gather_across_devices: bool = SupConSettings.gather_across_devices) -> None:
         super().__init__()
-        check_objective(temperature)
-        if not base_temperature > 0:
-            raise ValueError(f"`base_temperature` must be > 0, got {base_temperature}.")
-        if num_views < 1:
-            raise ValueError(f"`num_views` must be >= 1, got {num_views}.")
-        check_gradient_cache(mini_batch_size)
-        self.model = model
-        self.temperature = temperature
-        self.base_temperature = base_temperature
-        self.num_views = num_views
-        self.gather_across_devices = gather_across_devices
+        adopt(self, SupConSettings(temperature=temperature, base_temperature=base_temperature, num_views=num_views,
+                                   mini_batch_size=mini_batch_size, gather_across_devices=gather_across_devices))
         use_gradient_cache(self, mini_batch_size)
+        self.model = model
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
         if labels is None:
@@ -126,16 +142,11 @@ class SupConLoss(AutocastReplay, nn.Module):
 
     def compute_loss_from_embeddings(self, views: list[Tensor], labels: Tensor) -> Tensor:
         """SupCon over all views of all examples, the labels repeated per view (of every process, gathered)."""
-        labels = labels.to(views[0].device).view(-1)
-        objective = {"temperature": self.temperature, "base_temperature": self.base_temperature}
-        if not (self.gather_across_devices and world()[1] > 1):
-            return supcon(torch.cat(views), labels.repeat(len(views)), **objective)
-        return gathered_supcon(views, labels, **objective)
+        return gathered_supcon(views, labels.to(views[0].device).view(-1), CrossProcess(self.gather_across_devices),
+                               temperature=self.temperature, base_temperature=self.base_temperature)
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "base_temperature": self.base_temperature,
-                "num_views": self.num_views, "mini_batch_size": self.mini_batch_size,
-                "gather_across_devices": self.gather_across_devices}
+        return describe(self, SupConSettings)
 
     @property
     def citation(self) -> str:

@@ -14,6 +14,11 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 REFERENCE_MODES = ("auto", "copy", "adapters")
 
 
+def check_reference_mode(mode: str) -> None:
+    if mode not in REFERENCE_MODES:
+        raise ValueError(f"`reference` must be one of {REFERENCE_MODES}, got {mode!r}.")
+
+
 def has_adapters(model: nn.Module) -> bool:
     """Whether the model's transformer carries peft adapters (LoRA)."""
     try:
@@ -54,8 +59,7 @@ class FrozenReference(nn.Module):
 
     def __init__(self, model: nn.Module, mode: str = "auto") -> None:
         super().__init__()
-        if mode not in REFERENCE_MODES:
-            raise ValueError(f"`reference` must be one of {REFERENCE_MODES}, got {mode!r}.")
+        check_reference_mode(mode)
         if mode == "auto":
             mode = "adapters" if has_adapters(model) else "copy"
         if mode == "adapters" and not has_adapters(model):

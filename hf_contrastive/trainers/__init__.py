@@ -1,4 +1,4 @@
-"""One config dataclass and one `transformers.Trainer` subclass per method."""
+"""One config dataclass and one `transformers.Trainer` subclass per method; `TRAINERS` lists the methods."""
 
 from .base_config import ContrastiveConfig
 from .base_trainer import ContrastiveTrainer
@@ -9,5 +9,7 @@ from .sft_contrastive_trainer import SFTContrastiveTrainer
 from .simcse_config import SimCSEConfig
 from .simcse_trainer import SimCSETrainer
 
+TRAINERS = {trainer.method: trainer for trainer in (SimCSETrainer, DeCLUTRTrainer, SFTContrastiveTrainer)}
+
 __all__ = ["ContrastiveConfig", "ContrastiveTrainer", "DeCLUTRConfig", "DeCLUTRTrainer", "SFTContrastiveConfig",
-           "SFTContrastiveTrainer", "SimCSEConfig", "SimCSETrainer"]
+           "SFTContrastiveTrainer", "SimCSEConfig", "SimCSETrainer", "TRAINERS"]

@@ -70,6 +70,14 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
         default=None, metadata={"help": "Modules to adapt; None uses peft's default for the architecture."}
     )
 
+    def check_in_batch_negatives(self, why: str) -> None:
+        """`ValueError` when a batch holds a single row (no in-batch negative), unless the batches of several
+        processes are gathered (`gather_across_devices`)."""
+        gathered = getattr(self, "gather_across_devices", False) and self.world_size > 1
+        if self.per_device_train_batch_size < 2 and not gathered:
+            raise ValueError(f"`per_device_train_batch_size` must be >= 2, got {self.per_device_train_batch_size}: "
+                             f"{why}")
+
     def __getstate__(self) -> dict:
         """What pickling keeps (transformers and sentence-transformers `torch.save` the arguments as
         `training_args.bin` beside every checkpoint and saved model): every field but the tokens (`hub_token`, any

@@ -13,18 +13,19 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from ..errors import NonFiniteLossError
 from ..data.checks import check_all_texts
+from ..distributed import all_values, average_gradients, broadcast_parameters, loss_parameters, unwrap
+from ..errors import NonFiniteLossError
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..hub.card import write_card
-from ..hub.card_data import CardData, card_data_from_trainer, history_summary, keep_local_paths_private
+from ..hub.card_data import CardData, card_data_from_trainer, keep_local_paths_private
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
-from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
+from ..modeling.classifier import CLASSIFIER_FOLDER
 from ..modeling.lora import add_lora, lora_config_from_args
+from ..settings import settings_values
 from .base_config import ContrastiveConfig
 from .checkpoints import is_complete_checkpoint, last_complete_checkpoint
-from .distributed import all_values, average_gradients, broadcast_parameters
 
 LOSS_STATE_NAME = "loss_state.safetensors"
 
@@ -48,7 +49,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
       before that step updates the weights, on every process (`stop_on_nonfinite_loss`, default on);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
       that only the adapters (and modules outside the transformer) train;
-    - tags the model card with `_tag_names`;
+    - tags the model card with `tags` and writes this library's card (`card_data`) on every save;
     - `push_to_hub` publishes a release: written in full to `output_dir/release` first (LoRA merged by default, or
       adapters only), then uploaded in one commit.
 
@@ -56,13 +57,20 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     holds `hub_token=None` (see `ContrastiveConfig.__getstate__`).
     """
 
-    _tag_names: list[str] = ["hf-contrastive"]
-    _paper: dict[str, str] = {}
-    _default_pooler = DEFAULT_POOLER  # for a plain encoder when `args.pooler` is None (SimCSE's cls)
-    _loss_fields: tuple[str, ...] = ()  # config fields that only configure the default loss
-    _prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
-    _card_fields: tuple[str, ...] = ()  # config fields shown in the model card beside the loss's own settings
+    # What a method declares (each trainer sets these; the CLI's `method:` table and the model card read them):
+    method: str = ""  # the `method:` value of a YAML config, e.g. "simcse"
+    method_name: str = ""  # the display name, e.g. "SimCSE"
+    paper: dict[str, str] = {}  # {"title": ..., "id": arXiv id} of the method's paper, if any
+    card_fields: tuple[str, ...] = ()  # config fields shown in the model card beside the loss's own settings
+    loss_class: type | None = None  # the default loss; its `settings_class` fields are config fields too
+    default_pooler = DEFAULT_POOLER  # for a plain encoder when `args.pooler` is None (SimCSE's cls)
+    prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
     training_args_class = ContrastiveConfig
+
+    @property
+    def tags(self) -> list[str]:
+        """The model card's tags: the library's and the method's."""
+        return ["hf-contrastive", *([self.method.replace("_", "-")] if self.method else [])]
 
     def __init__(
         self,
@@ -105,7 +113,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             sts_dev = STSEvaluator.from_dataset(eval_dataset, name="sts-dev")
             given = [] if evaluator is None else list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
             evaluator, eval_dataset = (sts_dev if not given else [*given, sts_dev]), None
-        if loss is None or self._prepare_with_user_loss:
+        if loss is None or self.prepare_with_user_loss:
             train_dataset = self.prepare_dataset(train_dataset, args, "train_dataset", model)
             eval_dataset = self.prepare_dataset(eval_dataset, args, "eval_dataset", model)
         else:  # a user's loss defines its own columns; its texts must still be texts
@@ -120,14 +128,16 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             evaluator=evaluator,
             **kwargs,
         )
-        self.model.model_card_data.add_tags(list(self._tag_names))
+        self.model.model_card_data.add_tags(self.tags)
         keep_local_paths_private(self.model)
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
+        if self.loss_class is None:
+            return
         defaults = {f.name: f.default for f in dataclasses.fields(self.training_args_class)}
-        changed = [f"`{name}={getattr(args, name)!r}`" for name in self._loss_fields
-                   if getattr(args, name) != defaults[name]]
+        changed = [f"`{name}={value!r}`" for name, value in settings_values(args, self.loss_class.settings_class).items()
+                   if value != defaults[name]]
         if changed:
             raise ValueError(
                 f"{', '.join(changed)} configure{'s' if len(changed) == 1 else ''} the default loss, but a `loss` was "
@@ -137,7 +147,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     def pooler_for(self, model_name_or_path: str, args: ContrastiveConfig) -> str | None:
         """`args.pooler`, else the method's default for a plain encoder; `None` keeps a SentenceTransformer's own."""
         if args.pooler is None and not is_sentence_transformer(model_name_or_path):
-            return self._default_pooler
+            return self.default_pooler
         return args.pooler
 
     def build_model(self, model_name_or_path: str, args: ContrastiveConfig) -> SentenceTransformer:
@@ -165,6 +175,17 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         """Validate `dataset` and select the columns the method's loss expects; the base class passes it through."""
         return dataset
 
+    def get_default_loss(self, model: SentenceTransformer) -> Any:
+        """`loss_class` built from the config's values of its settings, and `loss_arguments`."""
+        if self.loss_class is None:
+            return super().get_default_loss(model)
+        settings = settings_values(self.args, self.loss_class.settings_class)
+        return self.loss_class(model, **settings, **self.loss_arguments(model))
+
+    def loss_arguments(self, model: SentenceTransformer) -> dict[str, Any]:
+        """The default loss's arguments that are not config fields (e.g. what the data or the model decide)."""
+        return {}
+
     def _named_losses(self) -> list[tuple[str, Any]]:
         if isinstance(self.loss, dict):
             return [(f"{name}.", loss) for name, loss in self.loss.items()]
@@ -172,9 +193,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     def loss_parameters(self) -> list:
         """The trainable parameters that belong to the loss, not to the model (not synchronised by DDP)."""
-        model_tensors = {id(p) for p in unwrap(self.model).parameters()}
-        return [p for _, loss in self._named_losses() for p in loss.parameters()
-                if p.requires_grad and id(p) not in model_tensors]
+        return [p for _, loss in self._named_losses() for p in loss_parameters(loss, self.model)]
 
     def loss_state_dict(self) -> dict:
         """The loss's own tensors, e.g. a training-only MLP or an MLM head: everything in its state that is not a
@@ -283,8 +302,9 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                 if unexpected:
                     raise ValueError(f"{path} holds tensors the loss does not have: {unexpected}.")
 
-    def save_extras(self, folder: str) -> None:
-        """Write what a saved model needs beside the SentenceTransformer (e.g. a classification head); none here."""
+    def classification_head(self) -> Any:
+        """The classification head saved beside the model in `classifier/` (SFT+contrastive's), or `None`."""
+        return None
 
     def card_data(self, *, release: str = "merged", model_id: str | None = None, evaluation: Any = None,
                   base_evaluation: Any = None, base_model: str | None = None) -> CardData:
@@ -298,20 +318,16 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         card.base_model = base_model or card.base_model
         return card
 
-    def write_card(self, folder: str, **card_options: Any) -> None:
-        """Render this run's model card into `folder` (README.md, training_curve.png, .eval_results/,
-        card_data.json); a template error raises."""
-        curve = history_summary(self.state.log_history, self.args.metric_for_best_model)[3]
-        write_card(folder, self.card_data(**card_options), curve)
-
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        """sentence-transformers' save, then `save_extras` and this library's model card (replacing the generic
-        one); a saved LoRA model holds its adapters, and its card says so."""
+        """sentence-transformers' save, then the classification head (if any) and this library's model card
+        (replacing the generic one); a saved LoRA model holds its adapters, and its card says so."""
         super()._save(output_dir, state_dict)
         if self.args.should_save:  # transformers calls `_save` on every process; one writes
             folder = output_dir or self.args.output_dir
-            self.save_extras(folder)
-            self.write_card(folder, release="adapters")
+            head = self.classification_head()
+            if head is not None:
+                head.save_pretrained(os.path.join(folder, CLASSIFIER_FOLDER))
+            write_card(folder, self.card_data(release="adapters"))
 
     def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
                     token: str | None = None, revision: str | None = None, *, repo_id: str | None = None,
@@ -329,20 +345,16 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         upload, or a Hub request unanswered for `timeout` seconds (default `HF_CONTRASTIVE_PUSH_TIMEOUT`, else 120),
         raises `PushError` and leaves the release folder complete. Only the main process pushes.
 
-        The release's card (`write_card`) carries `evaluation` (e.g. `evaluate_sts_suite(trainer.model)`, or a list
+        The release's card (`card_data`) carries `evaluation` (e.g. `evaluate_sts_suite(trainer.model)`, or a list
         of `huggingface_hub.EvalResult`) in its model-index and `.eval_results/`, beside `base_evaluation`.
         """
         if not self.is_world_process_zero():
             return None
         repo_id = repo_id or self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
-
-        def extras(folder: str) -> None:
-            self.save_extras(folder)
-            self.write_card(folder, release="merged" if merge else "adapters", model_id=repo_id,
-                            evaluation=evaluation, base_evaluation=base_evaluation, base_model=base_model_id)
-
+        card = self.card_data(release="merged" if merge else "adapters", model_id=repo_id, evaluation=evaluation,
+                              base_evaluation=base_evaluation, base_model=base_model_id)
         folder = prepare_release(self.model, os.path.join(self.args.output_dir, RELEASE_FOLDER), merge=merge,
-                                 base_model_id=base_model_id, save_extras=extras)
+                                 base_model_id=base_model_id, card=card, classifier=self.classification_head())
         return push_release(folder, repo_id, token=token or self.args.hub_token,
                             private=bool(self.args.hub_private_repo) if private is None else private,
                             revision=revision or self.args.hub_revision, create_pr=create_pr,

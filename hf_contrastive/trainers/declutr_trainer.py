@@ -10,8 +10,10 @@ from sentence_transformers import SentenceTransformer
 from transformers import TrainerCallback
 
 from ..data.collators import DeCLUTRDataCollator
+from ..data.spans import SpanSettings
 from ..data.transforms import prepare_documents
 from ..losses.declutr import DeCLUTRLoss
+from ..settings import settings_values
 from .base_trainer import ContrastiveTrainer
 from .declutr_config import DeCLUTRConfig
 
@@ -44,13 +46,14 @@ class DeCLUTRTrainer(ContrastiveTrainer):
         >>> trainer.train()
     """
 
-    _tag_names = ["hf-contrastive", "declutr"]
-    _default_pooler = "avg"  # mean pooling, as the original
-    _paper = {"title": "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations",
-              "id": "2006.03659"}
-    _loss_fields = ("temperature", "do_mlm", "mlm_weight", "mlm_probability", "gather_across_devices")
-    _card_fields = ("num_anchors", "num_positives", "min_span_len", "max_span_len", "sampling_strategy")
-    _prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
+    method = "declutr"
+    method_name = "DeCLUTR"
+    paper = {"title": "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations",
+             "id": "2006.03659"}
+    card_fields = tuple(f.name for f in dataclasses.fields(SpanSettings))
+    loss_class = DeCLUTRLoss
+    default_pooler = "avg"  # mean pooling, as the original
+    prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
     training_args_class = DeCLUTRConfig
     data_collator_class = DeCLUTRDataCollator
 
@@ -69,12 +72,5 @@ class DeCLUTRTrainer(ContrastiveTrainer):
 
     def get_data_collator(self, model, args: DeCLUTRConfig, processing_class=None) -> DeCLUTRDataCollator:
         collator = super().get_data_collator(model, args, processing_class)
-        return dataclasses.replace(
-            collator, num_anchors=args.num_anchors, num_positives=args.num_positives, min_span_len=args.min_span_len,
-            max_span_len=args.max_span_len, sampling_strategy=args.sampling_strategy, seed=args.seed,
-        )
-
-    def get_default_loss(self, model: SentenceTransformer) -> DeCLUTRLoss:
-        args: DeCLUTRConfig = self.args
-        return DeCLUTRLoss(model, temperature=args.temperature, do_mlm=args.do_mlm, mlm_weight=args.mlm_weight,
-                           mlm_probability=args.mlm_probability, gather_across_devices=args.gather_across_devices)
+        spans = SpanSettings(**settings_values(args, SpanSettings))
+        return dataclasses.replace(collator, spans=spans, seed=args.seed)

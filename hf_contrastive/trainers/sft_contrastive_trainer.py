@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -12,7 +11,6 @@ from ..data.transforms import label_names, sft_columns, with_unlabelled
 from ..errors import DataError
 from ..evaluation.metrics import classification_metrics
 from ..losses.sft_contrastive import SFTContrastiveLoss
-from ..modeling.classifier import CLASSIFIER_FOLDER
 from .base_trainer import ContrastiveTrainer
 from .sft_contrastive_config import SFTContrastiveConfig
 
@@ -46,12 +44,12 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     (`config.json` with `id2label`, `model.safetensors`); checkpoints also hold the head for resuming.
     """
 
-    _tag_names = ["hf-contrastive", "sft-contrastive"]
-    _default_pooler = "avg"
-    _loss_fields = ("contrastive", "contrastive_weight", "temperature", "reference", "classifier_dropout",
-                    "gather_across_devices", "mini_batch_size")
-    _card_fields = ("strategy",)
-    _prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
+    method = "sft_contrastive"
+    method_name = "SFT+contrastive"
+    card_fields = ("strategy",)
+    loss_class = SFTContrastiveLoss
+    default_pooler = "avg"
+    prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
     training_args_class = SFTContrastiveConfig
 
     def __init__(self, model: str | SentenceTransformer | None = None, args: SFTContrastiveConfig | None = None,
@@ -93,25 +91,13 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
             return dataset
         return with_unlabelled(dataset, self._unlabelled_dataset, args.strategy)
 
-    def get_default_loss(self, model: SentenceTransformer) -> SFTContrastiveLoss:
-        args: SFTContrastiveConfig = self.args
+    def loss_arguments(self, model: SentenceTransformer) -> dict[str, Any]:
+        """The head's classes and inputs from the training set; the contrastive rows from the strategy."""
         if self._id2label is None:
             raise ValueError("SFTContrastiveTrainer builds its classification head from the labelled "
                              "`train_dataset`: pass one (or a `loss=SFTContrastiveLoss(model, num_labels=...)`).")
-        return SFTContrastiveLoss(
-            model,
-            num_labels=len(self._id2label),
-            contrastive_weight=args.contrastive_weight,
-            contrastive=args.contrastive,
-            temperature=args.resolved_temperature,
-            contrastive_rows="unlabelled" if args.strategy == "alternating" else "all",
-            reference=args.reference,
-            num_inputs=len(self._text_columns),
-            classifier_dropout=args.classifier_dropout,
-            id2label=self._id2label,
-            gather_across_devices=args.gather_across_devices,
-            mini_batch_size=args.mini_batch_size,
-        )
+        return {"num_labels": len(self._id2label), "id2label": self._id2label, "num_inputs": len(self._text_columns),
+                "contrastive_rows": "unlabelled" if self.args.strategy == "alternating" else "all"}
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Evaluation: the loss terms and the head's logits, for `compute_metrics` (accuracy, F1)."""
@@ -125,7 +111,6 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         self.track_loss_components(terms)
         return torch.stack(list(terms.values())).sum().detach(), logits, labels
 
-    def save_extras(self, folder: str) -> None:
-        """The classification head in `folder/classifier/` (also in releases)."""
-        if isinstance(self.loss, SFTContrastiveLoss):
-            self.loss.head.save_pretrained(os.path.join(folder, CLASSIFIER_FOLDER))
+    def classification_head(self) -> Any:
+        """The head trained with the embeddings, saved in `classifier/` (also in releases)."""
+        return self.loss.head if isinstance(self.loss, SFTContrastiveLoss) else None

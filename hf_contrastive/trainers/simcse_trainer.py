@@ -30,11 +30,11 @@ class SimCSETrainer(ContrastiveTrainer):
     is `SimCSELoss` built from the config; pass `loss=` to use another.
     """
 
-    _tag_names = ["hf-contrastive", "simcse"]
-    _paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
-    _loss_fields = ("temperature", "hard_negative_weight", "mlp_only_train", "do_mlm", "mlm_weight", "mlm_probability",
-                    "gather_across_devices", "mini_batch_size")
-    _card_fields = ("mode",)
+    method = "simcse"
+    method_name = "SimCSE"
+    paper = {"title": "SimCSE: Simple Contrastive Learning of Sentence Embeddings", "id": "2104.08821"}
+    card_fields = ("mode",)
+    loss_class = SimCSELoss
     training_args_class = SimCSEConfig
 
     def __init__(self, model: str | SentenceTransformer | None = None, args: SimCSEConfig | None = None,
@@ -62,16 +62,5 @@ class SimCSETrainer(ContrastiveTrainer):
     def prepare_dataset(self, dataset: Any, args: SimCSEConfig, name: str, model: SentenceTransformer) -> Any:
         return simcse_columns(dataset, args.mode, name)
 
-    def get_default_loss(self, model: SentenceTransformer) -> SimCSELoss:
-        args: SimCSEConfig = self.args
-        return SimCSELoss(
-            model,
-            temperature=args.temperature,
-            hard_negative_weight=args.hard_negative_weight,
-            mlp_only_train=self._train_only_mlp,
-            do_mlm=args.do_mlm,
-            mlm_weight=args.mlm_weight,
-            mlm_probability=args.mlm_probability,
-            gather_across_devices=args.gather_across_devices,
-            mini_batch_size=args.mini_batch_size,
-        )
+    def loss_arguments(self, model: SentenceTransformer) -> dict[str, Any]:
+        return {"mlp_only_train": self._train_only_mlp}

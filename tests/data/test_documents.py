@@ -4,6 +4,7 @@ import pytest
 from datasets import Dataset
 
 from hf_contrastive.data.collators import DeCLUTRDataCollator
+from hf_contrastive.data.spans import SpanSettings
 from hf_contrastive.data.transforms import prepare_documents
 from hf_contrastive.modeling import build_sentence_transformer
 
@@ -19,9 +20,9 @@ def documents(sentences):
     return Dataset.from_dict({"text": [long[0], "the cat sat", long[1], long[2], "a dog", long[3]]})
 
 
-def collator(model, **kwargs):
-    settings = dict(num_anchors=2, num_positives=2, min_span_len=3, max_span_len=20, seed=0) | kwargs
-    return DeCLUTRDataCollator(preprocess_fn=model.preprocess, **settings)
+def collator(model, seed=0):
+    spans = SpanSettings(num_anchors=2, num_positives=2, min_span_len=3, max_span_len=20)
+    return DeCLUTRDataCollator(preprocess_fn=model.preprocess, spans=spans, seed=seed)
 
 
 def test_offsets_cover_the_model_tokens(model, documents):

@@ -97,7 +97,7 @@ def test_a_template_error_raises_and_writes_nothing(tmp_path):
     card = full_card()
     card.objective = None  # the template iterates it
     with pytest.raises(Exception):
-        write_card(str(tmp_path), card, [[(0, 1.0), (1, 0.5)]])
+        write_card(str(tmp_path), card)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -129,8 +129,9 @@ def test_training_curve_png_draws_one_panel_per_series():
 def test_history_summary_reads_the_trainer_log():
     history = [{"eval_sts_spearman_cosine": 0.5, "eval_runtime": 1.0, "step": 0}, {"loss": 2.0, "step": 1},
                {"loss": 1.0, "step": 2}, {"eval_sts_spearman_cosine": 0.7, "eval_loss": 0.3, "step": 2}]
-    start, last, info, (losses, points) = history_summary(history, None)
+    start, last, info = history_summary(history, None)
     assert start == {"eval_sts_spearman_cosine": 0.5} and last == {"eval_sts_spearman_cosine": 0.7, "eval_loss": 0.3}
+    losses, points = info.pop("points")
     assert info == {"file": "training_curve.png", "steps": 2, "loss": (2.0, 1.0),
                     "metric": ("eval_sts_spearman_cosine", 0.5, 0.7)}
     assert losses == [(1, 2.0), (2, 1.0)] and points == [(0, 0.5), (2, 0.7)]

@@ -7,7 +7,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from hf_contrastive.trainers.distributed import average_gradients
+from hf_contrastive.distributed import average_gradients
 from tests.losses.test_gather import SENTENCES, build_losses, gradients
 
 model_dir, output_dir, gather = sys.argv[1], sys.argv[2], sys.argv[3] == "1"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hf_contrastive.losses import DeCLUTRLoss, SFTContrastiveLoss, SimCSELoss, SupConLoss
-from hf_contrastive.losses.gather import gather_with_grad
+from hf_contrastive.distributed import gather_with_grad
 from hf_contrastive.modeling import build_sentence_transformer
 from tests.conftest import SENTENCES as ALL
 

@@ -8,7 +8,7 @@ import torch.multiprocessing as mp
 from datasets import Dataset
 
 from hf_contrastive import SimCSEConfig, SimCSETrainer
-from hf_contrastive.trainers.distributed import average_gradients, broadcast_parameters
+from hf_contrastive.distributed import average_gradients, broadcast_parameters
 
 
 def _free_port() -> int:

@@ -193,7 +193,7 @@ def test_pooler_with_a_sentence_transformer_is_an_error(tiny_encoder_dir, tmp_pa
 def test_objective_fields_with_a_user_loss_are_an_error(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
     args = make_args(tmp_path, quiet_args, temperature=0.1, do_mlm=True)
-    with pytest.raises(ValueError, match=r"`temperature=0.1`, `do_mlm=True` configure the default loss"):
+    with pytest.raises(ValueError, match=r"`do_mlm=True`, `temperature=0.1` configure the default loss"):
         SimCSETrainer(model=model, args=args, loss=SimCSELoss(model),
                       train_dataset=Dataset.from_dict({"text": sentences}))
 

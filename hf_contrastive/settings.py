@@ -1,0 +1,113 @@
+"""Settings declared once: name, default, help and check of each field, in a dataclass that the code using them
+and the training config share.
+
+Each loss has a settings dataclass (`SimCSESettings` beside `SimCSELoss`, ...) built from the mixins here for what
+several objectives share (gathering across processes, gradient caching, the MLM term); DeCLUTR's span sampling has
+`SpanSettings` beside `sample_spans`. The loss takes its settings'
+fields as keyword arguments (their defaults read from the dataclass) and validates them by building it; the method's
+training config inherits the same dataclass, so YAML, the command line, `--help` and the trainer see the same fields
+with the same defaults, validated by the same checks; the trainer builds its default loss from
+`settings_values(config, settings_class)` without restating a field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def settings_values(source: Any, settings_class: type) -> dict[str, Any]:
+    """`{field: value}` of `settings_class`'s fields, read from `source` (a config, a loss or a settings object)."""
+    return {f.name: getattr(source, f.name) for f in dataclasses.fields(settings_class)}
+
+
+def adopt(loss: Any, settings: Any) -> None:
+    """Give `loss` each field of `settings` (validated when it was built) as an attribute, as sentence-transformers'
+    losses keep their hyperparameters."""
+    for name, value in settings_values(settings, type(settings)).items():
+        setattr(loss, name, value)
+
+
+def describe(loss: Any, settings_class: type) -> dict[str, Any]:
+    """A loss's settings for `get_config_dict` (and so the model card), without the MLM term's details when it is
+    off."""
+    values = settings_values(loss, settings_class)
+    if not values.get("do_mlm", True):
+        values = {k: v for k, v in values.items() if k not in ("mlm_weight", "mlm_probability")}
+    return values
+
+
+class Settings:
+    """Root of the settings mixins: each mixin checks its fields in `__post_init__` and calls the next one in the
+    MRO; this root hands on to whatever follows (`TrainingArguments.__post_init__` inside a config)."""
+
+    def __post_init__(self) -> None:
+        following = getattr(super(), "__post_init__", None)
+        if following is not None:
+            following()
+
+
+def check_temperature(value: float, name: str = "temperature") -> None:
+    if not value > 0:
+        raise ValueError(f"`{name}` must be > 0, got {value}.")
+
+
+@dataclass
+class GatherSettings(Settings):
+    """
+    gather_across_devices (`bool`, *optional*, defaults to `True`):
+        Under DDP (torchrun / accelerate), this process's rows are contrasted with the candidates of *every* process,
+        gathered with their gradients: world_size x batch negatives, and the same loss and gradients as one process
+        on the concatenated batch. No effect in one process.
+    """
+
+    gather_across_devices: bool = field(
+        default=True, metadata={"help": "Under DDP, negatives from every process (gathered with gradients)."}
+    )
+
+
+@dataclass
+class GradCacheSettings(Settings):
+    """
+    mini_batch_size (`int`, *optional*):
+        Gradient caching (GradCache, Gao et al. 2021): embed the batch this many texts at a time without a graph,
+        back-propagate the loss to the embeddings, then re-embed each mini-batch (dropout replayed) to push the
+        cached gradients through. The same gradients as without caching, with memory that stays flat as the batch
+        grows, for about one extra forward pass. `None` embeds the whole batch at once.
+    """
+
+    mini_batch_size: int | None = field(
+        default=None, metadata={"help": "Gradient caching: embed the batch this many texts at a time."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise ValueError(f"`mini_batch_size` must be >= 1, got {self.mini_batch_size}.")
+        super().__post_init__()
+
+
+@dataclass
+class MLMSettings(Settings):
+    """
+    do_mlm (`bool`, *optional*, defaults to `False`):
+        Add the masked-language-model auxiliary term (BERT's 80/10/10 masking; logged as `mlm`). Its head belongs
+        to the loss and starts from the checkpoint's pretrained MLM head when there is one.
+    mlm_weight (`float`, *optional*, defaults to `0.1`):
+        Weight λ of the MLM term.
+    mlm_probability (`float`, *optional*, defaults to `0.15`):
+        Share of tokens chosen for masking.
+    """
+
+    do_mlm: bool = field(default=False, metadata={"help": "Add the masked-language-model auxiliary term."})
+    mlm_weight: float = field(default=0.1, metadata={"help": "Weight of the MLM term."})
+    mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the MLM term."})
+
+    def __post_init__(self) -> None:
+        if not self.mlm_weight >= 0:
+            raise ValueError(f"`mlm_weight` must be >= 0, got {self.mlm_weight}.")
+        if not 0 < self.mlm_probability <= 1:
+            raise ValueError(f"`mlm_probability` must be in (0, 1], got {self.mlm_probability}.")
+        if self.do_mlm and getattr(self, "mini_batch_size", None) is not None:
+            raise ValueError("`mini_batch_size` (gradient caching) does not combine with `do_mlm`; use one of them.")
+        super().__post_init__()
