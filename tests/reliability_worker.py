@@ -36,7 +36,7 @@ def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
 
     from hf_contrastive import (DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
                                 SimCSEConfig, SimCSETrainer)
-    from tests.conftest import SENTENCES
+    from tests.helpers.encoder import SENTENCES
 
     settings = COMMON | dict(output_dir=output_dir) | overrides
     if method == "simcse":

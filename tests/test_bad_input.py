@@ -18,7 +18,7 @@ from hf_contrastive import (DataError, DeCLUTRConfig, DeCLUTRTrainer, SFTContras
                             SimCSEConfig, SimCSETrainer)
 from hf_contrastive.cli import ConfigError, build_parser, eval_stsb, train_from_config
 from hf_contrastive.evaluation.sts import load_sts_task
-from tests.conftest import SENTENCES
+from tests.helpers.encoder import SENTENCES
 
 S = SENTENCES[:8]
 DOCUMENTS = [" . ".join(SENTENCES[i:] + SENTENCES[:i]) for i in range(4)]  # ~230 tokens; DeCLUTR needs 16 here

@@ -36,7 +36,7 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
         from huggingface_hub import HfApi
         from peft import LoraConfig, TaskType
         from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer, SimCSEConfig, SimCSETrainer
-        from tests.conftest import build_tiny_encoder, SENTENCES
+        from tests.helpers.encoder import build_tiny_encoder, SENTENCES
 
         work = {str(work)!r}
         base = build_tiny_encoder(work + "/tiny-base")
@@ -85,7 +85,7 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     loaded = client(hub, tmp_path / "home-load", f"""
         from sentence_transformers import SentenceTransformer
         from hf_contrastive import EmbeddingClassifier
-        from tests.conftest import SENTENCES
+        from tests.helpers.encoder import SENTENCES
 
         work = {str(work)!r}
         merged = SentenceTransformer("user/simcse-merged")

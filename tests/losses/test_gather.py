@@ -11,7 +11,7 @@ import torch
 from hf_contrastive.losses import DeCLUTRLoss, SFTContrastiveLoss, SimCSELoss, SupConLoss
 from hf_contrastive.losses.gather import gather_with_grad
 from hf_contrastive.modeling import build_sentence_transformer
-from tests.conftest import SENTENCES as ALL
+from tests.helpers.encoder import SENTENCES as ALL
 
 SENTENCES = (ALL[:8], ALL[8:16], ALL[16:24])  # anchors, positives, hard negatives
 
