@@ -3,7 +3,7 @@ import torch
 
 from hf_contrastive.losses import DeCLUTRLoss
 from hf_contrastive.modeling import build_sentence_transformer
-from tests.losses.test_functional import naive_nt_xent
+from tests.helpers.references import naive_nt_xent
 
 
 @pytest.fixture()
