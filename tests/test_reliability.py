@@ -15,7 +15,7 @@ import torch
 from transformers import TrainerCallback
 
 from hf_contrastive.errors import NonFiniteLossError
-from tests.hubserver import LocalHub, run_client
+from tests.hub.server import LocalHub, run_client
 from tests.reliability_worker import MAX_STEPS, make_trainer, poison
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
+from tests.helpers import ROOT
 
 
 def free_port() -> int:

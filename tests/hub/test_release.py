@@ -1,37 +1,22 @@
-"""Hub releases against the local Hub-protocol server (tests/hubserver.py): push with the trainers and the CLI, then
+"""Hub releases against the local Hub-protocol server (tests/hub/server.py): push with the trainers and the CLI, then
 download with a fresh cache and compare embeddings. Clients run in subprocesses (huggingface_hub reads HF_ENDPOINT
 at import; this process is offline)."""
 
 import json
-import os
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.hubserver import DEFAULT_TOKEN, LocalHub, run_client
-from tests.test_hubserver import assert_clean
+from tests.helpers.hub import assert_clean, client
+from tests.hub.server import run_client
 
 pytest.importorskip("peft")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture()
-def hub(tmp_path):
-    with LocalHub(root=tmp_path / "hub") as hub:
-        yield hub
-
-
-def client(hub, home, code, **kwargs):
-    prelude = f"import sys, json, numpy as np\nsys.path.insert(0, {ROOT!r})\n"
-    proc = run_client(hub, prelude + textwrap.dedent(code), home, timeout=300, **kwargs)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(hub, tmp_path, sentences):
     work = tmp_path / "work"
     pushed = client(hub, tmp_path / "home-push", f"""
+        import numpy as np
         from datasets import Dataset
         from huggingface_hub import HfApi
         from peft import LoraConfig, TaskType
@@ -83,6 +68,7 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     assert hub.files("user/sft") .keys() == {".gitattributes"}  # the PR did not touch main
 
     loaded = client(hub, tmp_path / "home-load", f"""
+        import numpy as np
         from sentence_transformers import SentenceTransformer
         from hf_contrastive import EmbeddingClassifier
         from tests.helpers.encoder import SENTENCES
