@@ -1,4 +1,5 @@
-"""Launching the worker scripts of the multi-process tests: torchrun with 2 CPU processes (gloo) on a free local port."""
+"""Launching the worker scripts of the multi-process tests (torchrun: 2 CPU processes, gloo, a free local port), and
+what a worker reports back."""
 
 from __future__ import annotations
 
@@ -16,13 +17,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a worker script, with this repository first on the import path (so the worker
+    imports this checkout and `tests.helpers`), and `extra`."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, *sys.path]), **extra}
+
+
 def torchrun(worker: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the script `worker` with `args` as 2 processes under torchrun (one thread each, this repository first on
-    the import path, so the workers may import `tests.helpers`); fails with the end of its stderr unless it exits 0."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([ROOT, *sys.path])}
+    """Run the script `worker` with `args` as 2 processes under torchrun (one thread each, `worker_env`); fails with
+    the end of its stderr unless it exits 0."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                "--master_port", str(free_port()), worker, *args]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    run = subprocess.run(command, env=worker_env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, run.stderr[-3000:]
     return run
 

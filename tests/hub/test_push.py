@@ -1,8 +1,8 @@
-"""`push_release` on its own: the `HfApi` it pushes with, and its time limit."""
+"""`push_release` on its own: the `HfApi` it pushes with, and its time limit (from the argument or the environment)."""
 
 import pytest
 
-from hf_contrastive.hub.push import push_release
+from hf_contrastive.hub.push import push_release, push_timeout
 from tests.helpers.hub import assert_clean, client
 from tests.hub.server import DEFAULT_TOKEN
 
@@ -51,3 +51,12 @@ def test_a_handed_hf_api_and_a_token_are_an_error(release):
 
     with pytest.raises(ValueError, match=r"token either in the HfApi \(`HfApi\(token=...\)`\) or as `token=`"):
         push_release(str(release), "user/x", api=HfApi(token="hf_one"), token="hf_other")
+
+
+def test_push_timeout_comes_from_the_argument_then_the_environment(monkeypatch):
+    monkeypatch.delenv("HF_CONTRASTIVE_PUSH_TIMEOUT", raising=False)
+    assert push_timeout() == 120.0 and push_timeout(5) == 5.0
+    monkeypatch.setenv("HF_CONTRASTIVE_PUSH_TIMEOUT", "7.5")
+    assert push_timeout() == 7.5 and push_timeout(3) == 3.0
+    with pytest.raises(ValueError, match="timeout must be a number of seconds > 0, got 0"):
+        push_timeout(0)
