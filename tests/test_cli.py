@@ -5,7 +5,9 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-from hf_contrastive.cli import main
+from hf_contrastive import DataError
+from hf_contrastive.cli import ConfigError, build_parser, eval_stsb, main, train_from_config
+from tests.helpers.bad_input import TSV, Env, assert_named_before_training
 
 
 @pytest.fixture()
@@ -145,6 +147,50 @@ def test_missing_data_is_reported(tiny_encoder_dir, tmp_path, capsys):
     config = write_config(tmp_path, f"model: {tiny_encoder_dir}\noutput_dir: {tmp_path}\n")
     assert main(["train", config]) == 2
     assert "`train_file`" in capsys.readouterr().err
+
+
+def cli_eval(name, text):
+    """`hf-contrastive eval MODEL --sts-file FILE`: the files are read before the (here missing) model is loaded."""
+    return lambda env: eval_stsb(build_parser().parse_args(["eval", str(env.tmp / "no-model"), "--splits",
+                                                            "--sts-file", env.write(name, text)]))
+
+
+def cli_train(config, **files):
+    def run(env):
+        for name, text in files.items():
+            env.write(name, text)
+        config_text = f"model: {env.model}\noutput_dir: {env.out}\nmax_steps: 1\nuse_cpu: true\nreport_to: none\n"
+        train_from_config(env.write("config.yaml", config_text + config.format(tmp=env.tmp)), {})
+    return run
+
+
+BAD_INPUT = [  # (id, call, error type, regex of the message): `hf-contrastive eval`, then `train`
+    ("cli-eval-comma-decimal-score", cli_eval("mine.tsv", TSV + "a cat\ta dog\t4,5\n"), DataError,
+     r"mine\.tsv, line 2: `score` must be a number, got '4,5'"),
+    ("cli-eval-missing-sentence", cli_eval("mine.jsonl", '{"sentence1": "a cat", "score": 1}\n'), DataError,
+     r"mine\.jsonl, line 1: `sentence2` must be a string, got None"),
+    ("cli-train-csv-empty-text-cell",
+     cli_train("train_file: {tmp}/train.csv\n", **{"train.csv": "text\na cat\n\"\"\n"}), DataError,
+     r"`train_dataset` row 1: column 'text' is missing \(None\)"),
+    ("cli-train-csv-missing-label",
+     cli_train("method: sft_contrastive\ntrain_file: {tmp}/train.csv\n",
+               **{"train.csv": "text,label\na,0\nb,1\nc,\n"}), DataError,
+     r"`train_dataset` row 2: 'label' is missing \(None\)"),
+    ("cli-train-malformed-csv", cli_train("train_file: {tmp}/train.csv\n", **{"train.csv": 'text\n"a cat\n'}),
+     DataError, r"train\.csv' cannot be read as CSV: ParserError: .*EOF inside string"),
+    ("cli-train-bad-max-train-samples",
+     cli_train("train_file: {tmp}/train.txt\nmax_train_samples: lots\n", **{"train.txt": "a cat\na dog\n"}),
+     ConfigError, r"config\.yaml: `max_train_samples` must be a whole number >= 1, got 'lots'"),
+    ("cli-train-sts-eval-bad-score",
+     cli_train("train_file: {tmp}/train.txt\nsts_eval: {tmp}/dev.tsv\n",
+               **{"train.txt": "a cat\na dog\n", "dev.tsv": TSV + "a cat\ta dog\t-\n"}), DataError,
+     r"dev\.tsv, line 2: `score` must be a number, got '-'"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", [pytest.param(*case[1:], id=case[0]) for case in BAD_INPUT])
+def test_bad_input_is_named_before_training(call, error, message, tiny_encoder_dir, tmp_path, quiet_args):
+    assert_named_before_training(call, Env(tiny_encoder_dir, tmp_path, quiet_args), error, message)
 
 
 def test_eval_prints_stsb_scores(tiny_encoder_dir, train_files, tmp_path, capsys):

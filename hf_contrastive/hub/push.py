@@ -23,12 +23,15 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..modeling.classifier import CLASSIFIER_FOLDER
 from ..modeling.lora import has_lora, merged_copy
 from .card import write_card
 from .card_data import CardData, keep_local_paths_private
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 RELEASE_FOLDER = "release"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -155,21 +158,30 @@ def _hub_requests_timeout(seconds: float) -> Iterator[None]:
 
 def push_release(folder: str, repo_id: str, *, token: str | None = None, private: bool = False,
                  revision: str | None = None, create_pr: bool = False, commit_message: str = "Release",
-                 retry_hint: str | None = None, timeout: float | None = None) -> Any:
+                 retry_hint: str | None = None, timeout: float | None = None, api: HfApi | None = None) -> Any:
     """Create `repo_id` (if needed) and upload `folder` in one commit, to `revision` (a branch, created if missing)
     or as a pull request. Returns huggingface_hub's `CommitInfo` (`commit_url`, `pr_url`).
 
-    Each Hub request may wait `timeout` seconds (default `HF_CONTRASTIVE_PUSH_TIMEOUT`, else 120) for the server.
-    Raises `PushError` naming the folder and what to run again when the Hub call fails or times out; the folder is
-    untouched. A commit that timed out may still land on the Hub: pushing again then finds nothing new and makes no
-    second commit.
-    """
-    from huggingface_hub import HfApi
+    The push goes through `api`, a `huggingface_hub.HfApi` with its own `endpoint` and `token` (e.g. a private Hub),
+    or, by default, `HfApi(token=token)` (the Hub of `HF_ENDPOINT`; the token of `token`, else `HF_TOKEN` or the
+    login). An `api` carries its token: passing `token` too is a `ValueError` rather than one of the two being
+    ignored.
 
+    Each Hub request may wait `timeout` seconds (default `HF_CONTRASTIVE_PUSH_TIMEOUT`, else 120) for the server, with
+    a given `api` too. Raises `PushError` naming the folder and what to run again when the Hub call fails or times
+    out; the folder is untouched. A commit that timed out may still land on the Hub: pushing again then finds nothing
+    new and makes no second commit.
+    """
+    if api is not None and token is not None:
+        raise ValueError("Pass the token either in the HfApi (`HfApi(token=...)`) or as `token=`, not both: "
+                         "push_release would have to ignore one of them.")
     if not os.path.isfile(os.path.join(folder, "modules.json")):
         raise ValueError(f"{folder} is not a SentenceTransformer release (no modules.json).")
     seconds = push_timeout(timeout)
-    api = HfApi(token=token)
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
     try:
         with _hub_requests_timeout(seconds):
             repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id

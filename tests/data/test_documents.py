@@ -6,12 +6,6 @@ from datasets import Dataset
 from hf_contrastive.data.collators import DeCLUTRDataCollator
 from hf_contrastive.data.spans import SpanSettings
 from hf_contrastive.data.transforms import prepare_documents
-from hf_contrastive.modeling import build_sentence_transformer
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 @pytest.fixture()

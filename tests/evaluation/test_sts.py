@@ -4,12 +4,6 @@ import pytest
 from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
 from hf_contrastive.evaluation import STSEvaluator, load_stsb, read_sts_file
-from hf_contrastive.modeling import build_sentence_transformer
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 @pytest.fixture()

@@ -17,7 +17,9 @@ from hf_contrastive.evaluation import (
     find_sts_task_file,
     load_sts_task,
 )
+from hf_contrastive.errors import DataError
 from hf_contrastive.modeling import build_sentence_transformer
+from tests.helpers.bad_input import TSV, Env, assert_named_before_training
 
 # One file per task, named after it in several spellings and formats (the naming ignores case and punctuation).
 FILE_NAMES = {"STS12": "sts12.tsv", "STS13": "STS13.csv", "STS14": "sts14.jsonl", "STS15": "sts15.tsv.gz",
@@ -47,11 +49,6 @@ def write_sts_file(path, rows) -> None:
             f.write(text)
     else:
         path.write_text(text)
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 @pytest.fixture()
@@ -153,6 +150,32 @@ def test_malformed_files_name_the_file_line_and_field(model, tmp_path, file_name
     (tmp_path / file_name).write_text(text)
     with pytest.raises(ValueError, match=message):
         evaluate_sts_suite(model, tasks=["STS13"], data_dir=str(tmp_path))
+
+
+def sts_loader(name, text):
+    return lambda env: load_sts_task("STS12", file=env.write(name, text))
+
+
+BAD_FILES = [  # (id, call, error type, regex of the message)
+    ("sts-loader-non-numeric-score", sts_loader("sts12.tsv", TSV + "a cat\ta dog\t4\nthe man\ta man\thigh\n"),
+     DataError, r"sts12\.tsv, line 3: `score` must be a number, got 'high'"),
+    ("sts-loader-empty-score", sts_loader("sts12.csv", "sentence1,sentence2,score\na cat,a dog,\n"), DataError,
+     r"sts12\.csv, line 2: `score` must be a number, got ''"),
+    ("sts-loader-missing-score-field", sts_loader("sts12.tsv", TSV + "a cat\ta dog\n"), DataError,
+     r"sts12\.tsv, line 2: `score` must be a number, got None"),
+    ("sts-loader-nan-score", sts_loader("sts12.tsv", TSV + "a cat\ta dog\tnan\n"), DataError,
+     r"sts12\.tsv, line 2: `score` must be finite, got 'nan'"),
+    ("sts-loader-boolean-score", sts_loader("sts12.jsonl", '{"sentence1": "a", "sentence2": "b", "score": true}\n'),
+     DataError, r"sts12\.jsonl, line 1: `score` must be a number, got True"),
+    ("sts-loader-constant-scores", sts_loader("sts12.tsv", TSV + "a cat\ta dog\t3\nthe man\ta man\t3\n"), DataError,
+     r"`score` is 3\.0 for all 2 pairs of STS12"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", [pytest.param(*case[1:], id=case[0]) for case in BAD_FILES])
+def test_bad_scores_are_data_errors_naming_the_file_line_and_value(call, error, message, tiny_encoder_dir, tmp_path,
+                                                                   quiet_args):
+    assert_named_before_training(call, Env(tiny_encoder_dir, tmp_path, quiet_args), error, message)
 
 
 def test_offline_hub_loading_says_how_to_give_local_files(model):

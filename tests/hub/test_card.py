@@ -141,7 +141,7 @@ def test_history_summary_reads_the_trainer_log():
 def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, quiet_args, method):
     from hf_contrastive import (DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
                                 SimCSEConfig, SimCSETrainer)
-    from tests.trainers.test_simcse_trainer import sts_dev
+    from tests.helpers.training import sts_dev
 
     common = dict(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, learning_rate=1e-2,
                   eval_strategy="steps", eval_steps=2, eval_on_start=True, **quiet_args)

@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 
 from hf_contrastive.distributed import average_gradients
-from tests.losses.test_gather import SENTENCES, build_losses, gradients
+from tests.helpers.gather_losses import SENTENCES, build_losses, gradients
 
 model_dir, output_dir, gather = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 dist.init_process_group("gloo", timeout=__import__("datetime").timedelta(seconds=60))  # a hang fails fast

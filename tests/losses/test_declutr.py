@@ -2,14 +2,7 @@ import pytest
 import torch
 
 from hf_contrastive.losses import DeCLUTRLoss
-from hf_contrastive.modeling import build_sentence_transformer
-from tests.losses.test_functional import naive_nt_xent
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    torch.manual_seed(0)
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+from tests.helpers.references import naive_nt_xent
 
 
 def columns(model, sentences, count=3, rows=6):

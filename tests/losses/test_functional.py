@@ -1,28 +1,8 @@
-import math
-
 import pytest
 import torch
 
 from hf_contrastive.losses.functional import cosine_logits, info_nce, nt_xent
-
-
-def naive_info_nce(anchors, positives, negatives, temperature, hard_negative_weight):
-    """SimCSE's objective written out row by row (models.py `cl_forward`)."""
-    batch = len(anchors)
-    candidates = list(positives) + [n for column in negatives for n in column]
-    total = 0.0
-    for i in range(batch):
-        logits = []
-        for j, candidate in enumerate(candidates):
-            cos = float(torch.dot(anchors[i], candidate) / (anchors[i].norm() * candidate.norm()))
-            logit = cos / temperature
-            if j >= batch and j % batch == i:  # this row's own hard negative, in any negative column
-                logit += hard_negative_weight
-            logits.append(logit)
-        top = max(logits)
-        log_sum = top + math.log(sum(math.exp(x - top) for x in logits))
-        total += log_sum - logits[i]
-    return total / batch
+from tests.helpers.references import naive_info_nce, naive_nt_xent
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -70,23 +50,6 @@ def test_info_nce_gradients_match_naive_autograd():
 def test_cosine_logits_is_scale_invariant():
     x = torch.randn(3, 5)
     assert torch.allclose(cosine_logits(x, x, 0.5), cosine_logits(7 * x, x, 0.5))
-
-
-def naive_nt_xent(anchors, positives, temperature):
-    """pytorch-metric-learning's NTXentLoss, labels = (0..N-1, 0..N-1), written out pair by pair."""
-    embeddings = list(anchors) + list(positives)
-    labels = list(range(len(anchors))) * 2
-    losses = []
-    for i, anchor in enumerate(embeddings):
-        for j, partner in enumerate(embeddings):
-            if i == j or labels[i] != labels[j]:
-                continue
-            cos = lambda a, b: float(torch.dot(a, b) / (a.norm() * b.norm()))  # noqa: E731
-            positive = math.exp(cos(anchor, partner) / temperature)
-            negatives = sum(math.exp(cos(anchor, other) / temperature)
-                            for k, other in enumerate(embeddings) if labels[k] != labels[i])
-            losses.append(-math.log(positive / (positive + negatives)))
-    return sum(losses) / len(losses)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -5,15 +5,7 @@ import torch
 
 from hf_contrastive.losses import SFTContrastiveLoss
 from hf_contrastive.losses.sft_contrastive import instance_labels
-from hf_contrastive.modeling import build_sentence_transformer
-
-from .test_supcon import naive_supcon
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    torch.manual_seed(0)
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
+from tests.helpers.references import naive_info_nce, naive_supcon
 
 
 def features(model, texts):
@@ -26,19 +18,6 @@ def drift(model, scale=0.05, seed=1):
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
-
-
-def cos(a, b):
-    return float(torch.dot(a, b) / (a.norm() * b.norm()))
-
-
-def naive_info_nce(queries, positives, temperature):
-    """Row by row: -log(exp(cos(q_i, p_i)/t) / sum_j exp(cos(q_i, p_j)/t))."""
-    terms = []
-    for i in range(len(queries)):
-        denominator = sum(math.exp(cos(queries[i], p) / temperature) for p in positives)
-        terms.append(-(cos(queries[i], positives[i]) / temperature - math.log(denominator)))
-    return sum(terms) / len(terms)
 
 
 def naive_cross_entropy(logits, labels):

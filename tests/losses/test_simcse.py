@@ -5,13 +5,6 @@ from sentence_transformers.sentence_transformer.losses import MultipleNegativesR
 
 from hf_contrastive.data.masking import IGNORE_INDEX, mask_tokens
 from hf_contrastive.losses import SimCSELoss, info_nce
-from hf_contrastive.modeling import build_sentence_transformer
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    torch.manual_seed(0)
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 def features(model, texts):

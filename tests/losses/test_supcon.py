@@ -1,5 +1,3 @@
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,22 +6,7 @@ from sentence_transformers import SentenceTransformerTrainer, SentenceTransforme
 
 from hf_contrastive.losses import SupConLoss
 from hf_contrastive.losses.functional import supcon
-from hf_contrastive.modeling import build_sentence_transformer
-
-
-def naive_supcon(embeddings, labels, temperature, base_temperature):
-    """Khosla et al. eq. 2 anchor by anchor; anchors without a positive are left out of the mean."""
-    cos = lambda a, b: float(torch.dot(a, b) / (a.norm() * b.norm()))  # noqa: E731
-    terms = []
-    for i in range(len(embeddings)):
-        positives = [p for p in range(len(embeddings)) if p != i and labels[p] == labels[i]]
-        if not positives:
-            continue
-        denominator = sum(math.exp(cos(embeddings[i], embeddings[a]) / temperature)
-                          for a in range(len(embeddings)) if a != i)
-        log_probs = [cos(embeddings[i], embeddings[p]) / temperature - math.log(denominator) for p in positives]
-        terms.append(-(temperature / base_temperature) * sum(log_probs) / len(positives))
-    return sum(terms) / len(terms)
+from tests.helpers.references import naive_supcon
 
 
 def reference_supcon(features, labels, temperature, base_temperature):
@@ -68,12 +51,6 @@ def test_no_positive_pair_gives_zero_with_a_gradient():
     assert loss.item() == 0.0
     loss.backward()
     assert embeddings.grad is not None
-
-
-@pytest.fixture()
-def model(tiny_encoder_dir):
-    torch.manual_seed(0)
-    return build_sentence_transformer(tiny_encoder_dir, pooler="avg")
 
 
 def test_views_come_from_one_forward_and_differ_by_dropout(model, sentences):

@@ -9,6 +9,7 @@ import torch
 from datasets import Dataset
 
 from hf_contrastive import SimCSEConfig, SimCSETrainer
+from tests.helpers.processes import save_rank
 
 model_dir, output_dir = sys.argv[1], sys.argv[2]
 sentences = [line for line in open(os.path.join(output_dir, "sentences.txt")).read().splitlines() if line]
@@ -20,9 +21,7 @@ trainer = SimCSETrainer(model=model_dir, args=args, train_dataset=Dataset.from_d
 start = {k: v.detach().clone() for k, v in trainer.model.state_dict().items() if "lora_B" in k}
 mlp = trainer.loss.mlp[0].weight.detach().clone()
 trainer.train()
-rank = int(os.environ["RANK"])
-model = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-torch.save({"world_size": trainer.args.world_size, "model": model, "loss": trainer.loss_state_dict(),
-            "trained": ("mlp.0.weight", mlp), "lora_trained": all(not torch.equal(model[k], v) for k, v in start.items()),
-            "bf16": trainer.args.bf16, "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]},
-           os.path.join(output_dir, f"rank{rank}.pt"))
+model = trainer.model.state_dict()
+save_rank(trainer, output_dir, trained=("mlp.0.weight", mlp), bf16=trainer.args.bf16,
+          lora_trained=all(not torch.equal(model[k], v) for k, v in start.items()),
+          losses=[h["loss"] for h in trainer.state.log_history if "loss" in h])

@@ -4,10 +4,10 @@ gloo, CPU), with unlabelled rows mixed in and the frozen reference copy. Saves w
 import os
 import sys
 
-import torch
 from datasets import Dataset
 
 from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer
+from tests.helpers.processes import save_rank
 
 model_dir, output_dir = sys.argv[1], sys.argv[2]
 sentences = [line for line in open(os.path.join(output_dir, "sentences.txt")).read().splitlines() if line]
@@ -19,8 +19,4 @@ trainer = SFTContrastiveTrainer(model=model_dir, args=args, train_dataset=labell
                                 unlabelled_dataset=Dataset.from_dict({"text": sentences[16:]}))
 start = trainer.loss.head.linear.weight.detach().clone()
 trainer.train()
-rank = int(os.environ["RANK"])
-torch.save({"world_size": trainer.args.world_size,
-            "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-            "loss": trainer.loss_state_dict(), "trained": ("head.linear.weight", start)},
-           os.path.join(output_dir, f"rank{rank}.pt"))
+save_rank(trainer, output_dir, trained=("head.linear.weight", start))

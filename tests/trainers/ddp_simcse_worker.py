@@ -4,10 +4,10 @@ Saves what this rank ended with, so the test can compare the ranks."""
 import os
 import sys
 
-import torch
 from datasets import Dataset
 
 from hf_contrastive import SimCSEConfig, SimCSETrainer
+from tests.helpers.processes import save_rank
 
 model_dir, output_dir = sys.argv[1], sys.argv[2]
 sentences = [line for line in open(os.path.join(output_dir, "sentences.txt")).read().splitlines() if line]
@@ -17,8 +17,4 @@ args = SimCSEConfig(output_dir=output_dir, max_steps=3, per_device_train_batch_s
 trainer = SimCSETrainer(model=model_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
 start = trainer.loss.mlp[0].weight.detach().clone()
 trainer.train()
-rank = int(os.environ["RANK"])
-torch.save({"world_size": trainer.args.world_size,
-            "model": {k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-            "loss": trainer.loss_state_dict(), "trained": ("mlp.0.weight", start)},
-           os.path.join(output_dir, f"rank{rank}.pt"))
+save_rank(trainer, output_dir, trained=("mlp.0.weight", start))

@@ -6,7 +6,7 @@ from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import DeCLUTRConfig, DeCLUTRTrainer
-from tests.trainers.test_simcse_trainer import assert_all_changed, sts_dev, trainable
+from tests.helpers.training import assert_all_changed, sts_dev, trainable
 
 
 @pytest.fixture()

@@ -1,5 +1,5 @@
 import math
-import socket
+import os
 
 import pytest
 import torch
@@ -9,12 +9,7 @@ from datasets import Dataset
 
 from hf_contrastive import SimCSEConfig, SimCSETrainer
 from hf_contrastive.distributed import average_gradients, broadcast_parameters
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers.processes import free_port, torchrun
 
 
 def _worker(rank: int, world_size: int, port: int, results) -> None:
@@ -37,7 +32,7 @@ def _worker(rank: int, world_size: int, port: int, results) -> None:
 
 def test_gradients_are_averaged_across_two_processes():
     results = mp.Manager().dict()
-    mp.spawn(_worker, args=(2, _free_port(), results), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), results), nprocs=2, join=True)
     for rank in (0, 1):
         weight, bias, unused, idle, start = results[rank]
         assert torch.equal(weight, torch.full((2, 3), 1.5))
@@ -69,17 +64,8 @@ def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_enco
     MLP and MLM head; SFT+contrastive's classifier, beside its frozen reference copy), averaged in
     ContrastiveTrainer.training_step, must end identical on both ranks, and trained. The scale worker does it with
     gathered negatives + gradient caching + LoRA + bf16 together."""
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "sentences.txt").write_text("\n".join(sentences))
-    worker = os.path.join(os.path.dirname(__file__), worker_name)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(_free_port()), worker, tiny_encoder_dir, str(tmp_path)]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
+    torchrun(os.path.join(os.path.dirname(__file__), worker_name), tiny_encoder_dir, str(tmp_path))
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     for key, value in ranks[0]["model"].items():

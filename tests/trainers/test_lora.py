@@ -8,7 +8,7 @@ from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import DeCLUTRConfig, DeCLUTRTrainer, SimCSEConfig, SimCSETrainer
 from hf_contrastive.cli import main
-from tests.trainers.test_simcse_trainer import sts_dev
+from tests.helpers.training import sts_dev
 
 peft = pytest.importorskip("peft")
 

@@ -8,7 +8,7 @@ from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveLoss, SFTContrastiveTrainer
 from hf_contrastive.modeling import build_sentence_transformer
-from tests.trainers.test_simcse_trainer import sts_dev
+from tests.helpers.training import sts_dev
 
 NAMES = ["animal", "person", "thing"]
 

@@ -9,33 +9,11 @@ from sentence_transformers.sentence_transformer.losses import MultipleNegativesR
 
 from hf_contrastive import SimCSEConfig, SimCSELoss, SimCSETrainer
 from hf_contrastive.modeling import POOLERS, build_sentence_transformer
-
-# BERT's NSP pooler (`pooler.dense`) is loaded by AutoModel but is on no SimCSE pooler's path (SimCSE itself builds
-# BertModel(add_pooling_layer=False)), so it never gets a gradient.
-UNUSED = ("pooler.dense",)
-
-
-def trainable(trainer):
-    params = {f"model.{n}": p for n, p in trainer.model.named_parameters() if p.requires_grad}
-    params |= {f"loss.{n}": p for n, p in trainer.loss.named_parameters() if p.requires_grad and not n.startswith("model.")}
-    return {n: p.detach().clone() for n, p in params.items() if not any(u in n for u in UNUSED)}
-
-
-def assert_all_changed(before, trainer):
-    after = trainable(trainer)
-    assert set(after) == set(before)
-    unchanged = [n for n in before if torch.equal(before[n], after[n])]
-    assert not unchanged, f"parameters not updated: {unchanged}"
-
+from tests.helpers.training import assert_all_changed, sts_dev, trainable
 
 def triplets(sentences):
     return Dataset.from_dict({"anchor": sentences[:16], "positive": sentences[16:32],
                               "negative": sentences[8:24]})
-
-
-def sts_dev(sentences):
-    return Dataset.from_dict({"sentence1": sentences[:16], "sentence2": sentences[16:32],
-                              "score": [float((i * 7) % 6) for i in range(16)]})
 
 
 def make_args(tmp_path, quiet_args, **kwargs):

@@ -1,14 +1,14 @@
-"""One rank of a 2-process SimCSE run (launched by tests/test_reliability.py through torchrun, gloo, CPU) whose loss is
-NaN on rank 1 only, at step 3. Every rank must stop with `NonFiniteLossError` at that step (one rank stopping alone
-would leave the other waiting in its next collective); each writes how it ended to rank{N}.txt."""
+"""One rank of a 2-process SimCSE run (launched by tests/trainers/test_nonfinite_loss.py through torchrun, gloo, CPU)
+whose loss is NaN on rank 1 only, at step 3. Every rank must stop with `NonFiniteLossError` at that step (one rank
+stopping alone would leave the other waiting in its next collective); each writes how it ended to rank{N}.txt."""
 
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from hf_contrastive.errors import NonFiniteLossError  # noqa: E402
-from tests.reliability_worker import make_trainer, poison  # noqa: E402
+from tests.helpers.runs import make_trainer, poison  # noqa: E402
 
 model_dir, output_dir = sys.argv[1], sys.argv[2]
 rank = int(os.environ["RANK"])

@@ -1,45 +1,18 @@
-"""Round trips between the real huggingface_hub / sentence-transformers clients and the local Hub (tests/hubserver.py).
+"""Round trips between the real huggingface_hub / sentence-transformers clients and the local Hub (tests/hub/server.py).
 
 The client side runs in a subprocess: huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE at import, and conftest
-has already made this process offline. Each client prints one JSON line, the last of its stdout.
+has already made this process offline. Each client prints one JSON line, the last of its stdout (tests/helpers/hub.py).
 """
 
 import hashlib
-import json
 import os
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.hubserver import DEFAULT_TOKEN, LocalHub, run_client
-
-TOKEN = DEFAULT_TOKEN
-
-
-@pytest.fixture()
-def hub(tmp_path):
-    with LocalHub(root=tmp_path / "hub") as hub:
-        yield hub
-
-
-def client(hub: LocalHub, home: Path, code: str, **kwargs) -> dict:
-    proc = run_client(hub, textwrap.dedent(code), home, **kwargs)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def assert_clean(hub: LocalHub, *homes: Path) -> None:
-    """Nothing tried to leave the machine; the token went in the Authorization header of the Hub API calls only
-    (never in a URL, never to the LFS upload URL) and is in no file the server or the clients stored."""
-    assert hub.blocked == [] and hub.errors == []
-    assert all(TOKEN not in r.path + r.query for r in hub.requests)
-    assert all(r.token == TOKEN for r in hub.requests if not r.path.startswith("/lfs-upload/"))
-    assert all(r.token is None for r in hub.requests if r.path.startswith("/lfs-upload/"))
-    for folder in (hub.root, *homes):
-        for path in Path(folder).rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                assert TOKEN.encode() not in path.read_bytes(), path
+from tests.helpers.hub import assert_clean, client
+from tests.hub.server import DEFAULT_TOKEN as TOKEN
+from tests.hub.server import LocalHub
 
 
 def sha256(data: bytes) -> str:

@@ -1,42 +1,26 @@
-"""Hub releases against the local Hub-protocol server (tests/hubserver.py): push with the trainers and the CLI, then
-download with a fresh cache and compare embeddings. Clients run in subprocesses (huggingface_hub reads HF_ENDPOINT
-at import; this process is offline)."""
+"""Hub releases against the local Hub-protocol server (tests/hub/server.py): push with the trainers, then download
+with a fresh cache and compare embeddings (pushes that fail: tests/hub/test_push_failures.py). Clients run in
+subprocesses (huggingface_hub reads HF_ENDPOINT at import; this process is offline)."""
 
 import json
-import os
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.hubserver import DEFAULT_TOKEN, LocalHub, run_client
-from tests.test_hubserver import assert_clean
+from tests.helpers.hub import assert_clean, client
 
 pytest.importorskip("peft")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture()
-def hub(tmp_path):
-    with LocalHub(root=tmp_path / "hub") as hub:
-        yield hub
-
-
-def client(hub, home, code, **kwargs):
-    prelude = f"import sys, json, numpy as np\nsys.path.insert(0, {ROOT!r})\n"
-    proc = run_client(hub, prelude + textwrap.dedent(code), home, timeout=300, **kwargs)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(hub, tmp_path, sentences):
     work = tmp_path / "work"
     pushed = client(hub, tmp_path / "home-push", f"""
+        import numpy as np
         from datasets import Dataset
         from huggingface_hub import HfApi
         from peft import LoraConfig, TaskType
         from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer, SimCSEConfig, SimCSETrainer
-        from tests.conftest import build_tiny_encoder, SENTENCES
+        from tests.helpers.encoder import build_tiny_encoder, SENTENCES
 
         work = {str(work)!r}
         base = build_tiny_encoder(work + "/tiny-base")
@@ -83,9 +67,10 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     assert hub.files("user/sft") .keys() == {".gitattributes"}  # the PR did not touch main
 
     loaded = client(hub, tmp_path / "home-load", f"""
+        import numpy as np
         from sentence_transformers import SentenceTransformer
         from hf_contrastive import EmbeddingClassifier
-        from tests.conftest import SENTENCES
+        from tests.helpers.encoder import SENTENCES
 
         work = {str(work)!r}
         merged = SentenceTransformer("user/simcse-merged")
@@ -108,52 +93,6 @@ def test_trainer_releases_merged_lora_adapters_and_a_classifier_that_load_back(h
     assert asked <= repos, f"requests about other repos (a local path leaking?): {asked - repos}"
     assert hub.repos[("model", "user/simcse-lora")].private and not hub.repos[("model", "user/simcse-merged")].private
     assert len(hub.repos[("model", "user/simcse-merged")].commits) == 2, "the initial commit and one release commit"
-
-
-def test_cli_push_survives_a_failed_commit_and_retries_without_duplicates(hub, tmp_path, tiny_encoder_dir, sentences,
-                                                                           quiet_args):
-    from datasets import Dataset
-
-    from hf_contrastive import SimCSEConfig, SimCSETrainer
-
-    model_dir = tmp_path / "model"
-    args = SimCSEConfig(output_dir=str(model_dir), max_steps=1, per_device_train_batch_size=8, **quiet_args)
-    trainer = SimCSETrainer(model=tiny_encoder_dir, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
-    trainer.train()
-    trainer.save_model()  # with the run's card and card_data.json
-    hub.fail_next("POST", r"/api/models/user/cli/commit/", status=500)
-    result = client(hub, tmp_path / "home", f"""
-        from hf_contrastive.cli import main
-        codes = [main(["push", {str(model_dir)!r}, "user/cli"]), main(["push", {str(model_dir)!r}, "user/cli"]),
-                 main(["push", {str(model_dir)!r}, "user/cli", "--revision", "dev"])]
-        print(json.dumps({{"codes": codes}}))
-    """)
-    assert result["codes"] == [2, 0, 0]
-    assert hub.injected, "the fault fired"
-    release = model_dir / "release"
-    local = {str(p.relative_to(release)): p.read_bytes() for p in release.rglob("*") if p.is_file()}
-    assert {"modules.json", "model.safetensors", "README.md", "1_Pooling/config.json"} <= set(local)
-    remote = hub.files("user/cli")
-    assert {k: v for k, v in remote.items() if k != ".gitattributes"} == local  # every file once, byte for byte
-    assert hub.files("user/cli", rev="dev") == remote
-    assert "# user/cli" in local["README.md"].decode() and "**SimCSE**" in local["README.md"].decode()
-    commits = [r for r in hub.requests if r.method == "POST" and "/commit/" in r.path]
-    assert [r.status for r in commits] == [500, 200]  # the push to `dev` found nothing new: no empty commit
-    assert not (model_dir / "release.tmp").exists()
-    assert_clean(hub, tmp_path / "home", model_dir)
-
-
-def test_failed_push_message_says_what_to_retry(hub, tmp_path, tiny_encoder_dir):
-    from hf_contrastive.modeling import build_sentence_transformer
-
-    model_dir = tmp_path / "model"
-    build_sentence_transformer(tiny_encoder_dir, pooler="avg").save(str(model_dir))
-    proc = run_client(hub, f"from hf_contrastive.cli import main; raise SystemExit(main(['push', {str(model_dir)!r}, "
-                           "'user/x']))", tmp_path / "home", check=False, token="hf_wrong_token", timeout=300)
-    assert proc.returncode == 2
-    assert "The release folder is complete and unchanged" in proc.stderr
-    assert f"hf-contrastive push {model_dir} user/x" in proc.stderr and "hf_wrong_token" not in proc.stderr
-    assert (model_dir / "release" / "model.safetensors").is_file()
 
 
 def test_adapter_only_release_of_a_local_base_needs_a_hub_id(tiny_encoder_dir, tmp_path, sentences):

@@ -1,0 +1,56 @@
+"""The small training runs of the resume, non-finite-loss and push-failure tests, and a way to make a loss
+non-finite: SimCSE (unsupervised, with the loss-owned MLP), DeCLUTR and SFT+contrastive on the tiny encoder."""
+
+from __future__ import annotations
+
+MAX_STEPS, SAVE_STEPS = 8, 2
+COMMON = dict(use_cpu=True, report_to="none", logging_steps=1, disable_tqdm=True, seed=0, dataloader_drop_last=False,
+              max_steps=MAX_STEPS, save_strategy="steps", save_steps=SAVE_STEPS)
+
+
+def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
+    """SimCSE unsupervised (dropout on, the loss-owned MLP of `mlp_only_train`), DeCLUTR (spans drawn per epoch, MLM
+    head in the loss) or SFT+contrastive alternating (head in the loss): 8 steps, a checkpoint every 2, 4 steps an
+    epoch, so step 6 is in the middle of the second epoch."""
+    from datasets import Dataset
+
+    from hf_contrastive import (DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
+                                SimCSEConfig, SimCSETrainer)
+    from tests.helpers.encoder import SENTENCES
+
+    settings = COMMON | dict(output_dir=output_dir) | overrides
+    if method == "simcse":
+        args = SimCSEConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-3, pooler="cls",
+                                    mode="unsupervised") | settings))
+        assert args.resolved_mlp_only_train
+        return SimCSETrainer(model=model_dir, args=args, train_dataset=Dataset.from_dict({"text": SENTENCES}))
+    if method == "declutr":
+        documents = Dataset.from_dict({"text": [" . ".join(SENTENCES[i:] + SENTENCES[:i]) for i in range(8)]})
+        args = DeCLUTRConfig(**(dict(per_device_train_batch_size=2, learning_rate=1e-3, min_span_len=4,
+                                     max_span_len=24, warmup_steps=0) | settings))
+        return DeCLUTRTrainer(model=model_dir, args=args, train_dataset=documents)
+    if method == "sft":
+        labelled = Dataset.from_dict({"text": SENTENCES, "label": [i % 3 for i in range(len(SENTENCES))]})
+        args = SFTContrastiveConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-2, strategy="alternating")
+                                       | settings))
+        return SFTContrastiveTrainer(model=model_dir, args=args, train_dataset=labelled,
+                                     unlabelled_dataset=Dataset.from_dict({"text": SENTENCES[::-1]}))
+    raise ValueError(f"unknown method {method!r}")
+
+
+def poison(loss, at_call: int, value: float):
+    """Make the `at_call`-th training call of `loss` return `value` (NaN or inf): in its `mlm` term when it returns
+    a dict, else in the loss itself."""
+    forward, calls = loss.forward, []
+
+    def poisoned(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        if loss.model.training:
+            calls.append(1)
+            if len(calls) == at_call:
+                if isinstance(out, dict):
+                    return {**out, "mlm": out["mlm"] * value}
+                return out * value
+        return out
+
+    loss.forward = poisoned

@@ -1,0 +1,11 @@
+"""The local Hub (tests/hub/server.py) for the tests of this folder: a fresh one per test, stopped after it."""
+
+import pytest
+
+from tests.hub.server import LocalHub
+
+
+@pytest.fixture()
+def hub(tmp_path):
+    with LocalHub(root=tmp_path / "hub") as hub:
+        yield hub
