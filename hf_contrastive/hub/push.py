@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..modeling.lora import has_lora, merged_copy
+from ..modeling.lora import has_lora, merged_copy, saving_adapters_with_peft
 from .card_data import keep_local_paths_private
 
 RELEASE_FOLDER = "release"
@@ -101,7 +101,11 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
     adapters = has_lora(model)
     keep_local_paths_private(model)
     try:
-        (merged_copy(model) if adapters and merge else model).save(staging)
+        if adapters and merge:
+            merged_copy(model).save(staging)
+        else:
+            with saving_adapters_with_peft(model):
+                model.save(staging)
         if adapters and not merge:
             _note_adapters_in_card(staging, _point_adapters_at(staging, base_model_id))
         if save_extras is not None:

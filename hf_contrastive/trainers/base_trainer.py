@@ -21,7 +21,7 @@ from ..hub.card_data import CardData, card_data_from_trainer, history_summary, k
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
-from ..modeling.lora import add_lora, lora_config_from_args
+from ..modeling.lora import add_lora, lora_config_from_args, saving_adapters_with_peft
 from .base_config import ContrastiveConfig
 from .checkpoints import is_complete_checkpoint, last_complete_checkpoint
 from .distributed import all_values, average_gradients, broadcast_parameters
@@ -306,8 +306,10 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         """sentence-transformers' save, then `save_extras` and this library's model card (replacing the generic
-        one); a saved LoRA model holds its adapters, and its card says so."""
-        super()._save(output_dir, state_dict)
+        one); a saved LoRA model holds its adapters (written by peft: `saving_adapters_with_peft`), and its card says
+        so."""
+        with saving_adapters_with_peft(self.model):
+            super()._save(output_dir, state_dict)
         if self.args.should_save:  # transformers calls `_save` on every process; one writes
             folder = output_dir or self.args.output_dir
             self.save_extras(folder)
