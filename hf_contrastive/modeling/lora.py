@@ -88,7 +88,8 @@ def active_adapter(model: nn.Module) -> str:
     """The name of the model's one active adapter (`default` for adapters added here)."""
     active = _tuner_layers(model)[0].active_adapters
     if len(active) != 1:
-        raise ValueError(f"Expected one active adapter, found {active}; activate one with `peft.functional.set_adapter`.")
+        raise ValueError(f"Expected one active adapter, found {active}; activate one with "
+                         "`peft.functional.set_adapter`.")
     return active[0]
 
 
