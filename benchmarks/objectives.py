@@ -54,7 +54,9 @@ def st_model(max_seq_length: int = 32, lora: bool = False) -> Any:
     if lora:
         import peft
 
-        model.add_adapter(peft.LoraConfig(task_type=peft.TaskType.FEATURE_EXTRACTION, **LORA))
+        from hf_contrastive.modeling.lora import add_lora
+
+        add_lora(model, peft.LoraConfig(task_type=peft.TaskType.FEATURE_EXTRACTION, **LORA))
     return model
 
 

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..modeling.lora import lora_config
+
 
 def keep_local_paths_private(model: Any) -> None:
     """Stop sentence-transformers from guessing, at a model's first save, a Hub id for a base model loaded from a
@@ -95,11 +97,9 @@ def framework_versions(with_peft: bool) -> dict[str, str]:
 
 def lora_details(model: Any) -> dict[str, Any] | None:
     """Rank, alpha, dropout, target modules and trainable-parameter share of a model's LoRA adapters."""
-    transformer = getattr(model, "transformers_model", None)
-    configs = getattr(transformer, "peft_config", None) or {}
-    if not getattr(transformer, "_hf_peft_config_loaded", False) or not configs:
+    config = lora_config(model)
+    if config is None:
         return None
-    config = next(iter(configs.values()))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     targets = config.target_modules

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..modeling.classifier import CLASSIFIER_FOLDER
-from ..modeling.lora import has_lora, merged_copy
+from ..modeling.lora import has_lora, merged_copy, saving_adapters_with_peft
 from .card import write_card
 from .card_data import CardData, keep_local_paths_private
 
@@ -108,7 +108,11 @@ def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_i
     adapters = has_lora(model)
     keep_local_paths_private(model)
     try:
-        (merged_copy(model) if adapters and merge else model).save(staging, create_model_card=card is None)
+        if adapters and merge:
+            merged_copy(model).save(staging, create_model_card=card is None)
+        else:
+            with saving_adapters_with_peft(model):
+                model.save(staging, create_model_card=card is None)
         base_model_id = _point_adapters_at(staging, base_model_id) if adapters and not merge else None
         if classifier is not None:
             classifier.save_pretrained(os.path.join(staging, CLASSIFIER_FOLDER))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from sentence_transformers.base.losses.merged_forward import embed_columns
+
+from .lora import adapters_disabled, has_lora
 
 REFERENCE_MODES = ("auto", "copy", "adapters")
 
@@ -19,27 +21,15 @@ def check_reference_mode(mode: str) -> None:
         raise ValueError(f"`reference` must be one of {REFERENCE_MODES}, got {mode!r}.")
 
 
-def has_adapters(model: nn.Module) -> bool:
-    """Whether the model's transformer carries peft adapters (LoRA)."""
-    try:
-        return bool(model.active_adapters())
-    except (ValueError, AttributeError, RuntimeError):  # no adapters loaded / not a peft-capable model
-        return False
-
-
 @contextmanager
 def _frozen(model: nn.Module, disable_adapters: bool) -> Iterator[None]:
     """`model` in eval mode (no dropout), without gradients and, if asked, with its adapters off; restored after."""
     was_training = model.training
     model.eval()
-    if disable_adapters:
-        model.disable_adapters()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), (adapters_disabled(model) if disable_adapters else nullcontext()):
             yield
     finally:
-        if disable_adapters:
-            model.enable_adapters()
         model.train(was_training)
 
 
@@ -61,8 +51,8 @@ class FrozenReference(nn.Module):
         super().__init__()
         check_reference_mode(mode)
         if mode == "auto":
-            mode = "adapters" if has_adapters(model) else "copy"
-        if mode == "adapters" and not has_adapters(model):
+            mode = "adapters" if has_lora(model) else "copy"
+        if mode == "adapters" and not has_lora(model):
             raise ValueError("`reference='adapters'` needs a model with LoRA adapters (pass `peft_config`); "
                              "use `reference='copy'` for full fine-tuning.")
         self.mode = mode

@@ -22,7 +22,7 @@ from ..hub.card_data import CardData, card_data_from_trainer, keep_local_paths_p
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.classifier import CLASSIFIER_FOLDER
-from ..modeling.lora import add_lora, lora_config_from_args
+from ..modeling.lora import add_lora, lora_config_from_args, saving_adapters_with_peft
 from ..settings import settings_values
 from .base_config import ContrastiveConfig
 from .checkpoints import is_complete_checkpoint, last_complete_checkpoint
@@ -320,8 +320,10 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         """sentence-transformers' save, then the classification head (if any) and this library's model card
-        (replacing the generic one); a saved LoRA model holds its adapters, and its card says so."""
-        super()._save(output_dir, state_dict)
+        (replacing the generic one); a saved LoRA model holds its adapters (written by peft:
+        `saving_adapters_with_peft`), and its card says so."""
+        with saving_adapters_with_peft(self.model):
+            super()._save(output_dir, state_dict)
         if self.args.should_save:  # transformers calls `_save` on every process; one writes
             folder = output_dir or self.args.output_dir
             head = self.classification_head()

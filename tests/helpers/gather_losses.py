@@ -7,6 +7,7 @@ import torch
 
 from hf_contrastive.losses import DeCLUTRLoss, SFTContrastiveLoss, SimCSELoss, SupConLoss
 from hf_contrastive.modeling import build_sentence_transformer
+from hf_contrastive.modeling.lora import add_lora
 from tests.helpers.encoder import SENTENCES as ALL
 
 SENTENCES = (ALL[:8], ALL[8:16], ALL[16:24])  # anchors, positives, hard negatives
@@ -18,8 +19,8 @@ def _model(model_dir, *, lora=False):
     if lora:  # random A and B, so that every adapter weight has a gradient
         import peft
 
-        model.add_adapter(peft.LoraConfig(task_type=peft.TaskType.FEATURE_EXTRACTION, r=4, lora_alpha=8,
-                                          target_modules=["query", "value"], init_lora_weights=False))
+        add_lora(model, peft.LoraConfig(task_type=peft.TaskType.FEATURE_EXTRACTION, r=4, lora_alpha=8,
+                                        target_modules=["query", "value"], init_lora_weights=False))
     return model
 
 

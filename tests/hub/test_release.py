@@ -100,9 +100,10 @@ def test_adapter_only_release_of_a_local_base_needs_a_hub_id(tiny_encoder_dir, t
 
     from hf_contrastive.hub import prepare_release
     from hf_contrastive.modeling import build_sentence_transformer
+    from hf_contrastive.modeling.lora import add_lora
 
     model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
-    model.add_adapter(LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=2, target_modules=["query"]))
+    add_lora(model, LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=2, target_modules=["query"]))
     (tmp_path / "release").mkdir()
     (tmp_path / "release" / "old.txt").write_text("an earlier release")
     with pytest.raises(ValueError, match="must name its base model by Hub id"):

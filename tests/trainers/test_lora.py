@@ -8,6 +8,7 @@ from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import DeCLUTRConfig, DeCLUTRTrainer, SimCSEConfig, SimCSETrainer
 from hf_contrastive.cli import main
+from hf_contrastive.modeling.lora import active_adapter, adapters_disabled, add_lora
 from tests.helpers.training import sts_dev
 
 peft = pytest.importorskip("peft")
@@ -59,9 +60,9 @@ def test_adapters_off_is_the_pretrained_model(tiny_encoder_dir, sentences, tmp_p
     model = trainer.model
     model.eval()
     assert not torch.allclose(model.encode(sentences, convert_to_tensor=True), expected, atol=1e-4)
-    model.disable_adapters()
-    assert torch.allclose(model.encode(sentences, convert_to_tensor=True), expected, atol=1e-6)
-    model.enable_adapters()
+    with adapters_disabled(model):
+        assert torch.allclose(model.encode(sentences, convert_to_tensor=True), expected, atol=1e-6)
+    assert not torch.allclose(model.encode(sentences, convert_to_tensor=True), expected, atol=1e-4)
 
 
 def test_best_checkpoint_with_adapters(tiny_encoder_dir, sentences, tmp_path, quiet_args):
@@ -153,10 +154,12 @@ def test_sft_reference_forward_keeps_the_training_mode_and_adapters(tiny_encoder
     from hf_contrastive.modeling.reference import FrozenReference
 
     model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
-    model.add_adapter(lora())
+    add_lora(model, lora())
     model.train()
+    adapter_weights = [p for n, p in model.named_parameters() if "lora_" in n]
     FrozenReference(model)(model, [dict(model.preprocess(sentences[:4]))])
-    assert model.training and model.active_adapters() == ["default"]
+    assert model.training and active_adapter(model) == "default"
+    assert all(p.requires_grad for p in adapter_weights), "the adapters are on and trainable again"
 
 
 def test_sft_under_lora_trains_only_adapters_and_the_head(tiny_encoder_dir, sentences, tmp_path, quiet_args):
