@@ -3,7 +3,7 @@ killed (SIGKILL, no clean-up) at a chosen point, so that only what was on disk s
 
     python tests/reliability_worker.py MODEL_DIR RUNS_JSON
 
-RUNS_JSON: a list of {"method": simcse|declutr|sft, "output_dir": ..., "kill": KILL, "step": N}, KILL one of
+RUNS_JSON: a list of {"method": simcse|declutr|sft|sft-mixing, "output_dir": ..., "kill": KILL, "step": N}, KILL one of
 - "after_save": in `on_save` of step N (checkpoint-N written in full);
 - "before_state": while saving checkpoint-N, just before its trainer_state.json (the last file) is written;
 - "after_state": while saving checkpoint-N, just after its trainer_state.json is written.
@@ -30,7 +30,7 @@ COMMON = dict(use_cpu=True, report_to="none", logging_steps=1, disable_tqdm=True
 
 def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
     """SimCSE unsupervised (dropout on, the loss-owned MLP of `mlp_only_train`), DeCLUTR (spans drawn per epoch, MLM
-    head in the loss) or SFT+contrastive alternating (head in the loss): 8 steps, a checkpoint every 2, 4 steps an
+    head in the loss) or SFT+contrastive alternating or mixing with `labelled_per_batch` (head in the loss): 8 steps, a checkpoint every 2, 4 steps an
     epoch, so step 6 is in the middle of the second epoch."""
     from datasets import Dataset
 
@@ -49,12 +49,16 @@ def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
         args = DeCLUTRConfig(**(dict(per_device_train_batch_size=2, learning_rate=1e-3, min_span_len=4,
                                      max_span_len=24, warmup_steps=0) | settings))
         return DeCLUTRTrainer(model=model_dir, args=args, train_dataset=documents)
-    if method == "sft":
+    if method in ("sft", "sft-mixing"):  # mixing: 5 labelled rows cycled, 2 in each batch beside 6 of 24 unlabelled
+        mixing = method == "sft-mixing"
         labelled = Dataset.from_dict({"text": SENTENCES, "label": [i % 3 for i in range(len(SENTENCES))]})
-        args = SFTContrastiveConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-2, strategy="alternating")
+        composition = dict(labelled_per_batch=2) if mixing else dict(strategy="alternating")
+        args = SFTContrastiveConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-2, **composition)
                                        | settings))
-        return SFTContrastiveTrainer(model=model_dir, args=args, train_dataset=labelled,
-                                     unlabelled_dataset=Dataset.from_dict({"text": SENTENCES[::-1]}))
+        return SFTContrastiveTrainer(model=model_dir, args=args,
+                                     train_dataset=labelled.select(range(5)) if mixing else labelled,
+                                     unlabelled_dataset=Dataset.from_dict({"text": SENTENCES[8:] if mixing
+                                                                          else SENTENCES[::-1]}))
     raise ValueError(f"unknown method {method!r}")
 
 
