@@ -10,8 +10,8 @@ import sys
 from typing import Any
 
 DATA_KEYS = {"method", "model", "train_file", "dataset_name", "dataset_config", "dataset_split", "max_train_samples",
-             "sts_eval", "unlabelled_file", "eval_file", "eval_split"}
-SFT_ONLY_KEYS = ("unlabelled_file", "eval_file", "eval_split")
+             "sts_eval", "unlabelled_file", "unlabelled_split", "eval_file", "eval_split"}
+SFT_ONLY_KEYS = ("unlabelled_file", "unlabelled_split", "eval_file", "eval_split")
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -78,8 +78,9 @@ def sts_dataset(spec: str):
 
 def sft_data(config: dict[str, Any], train_dataset, sts_eval) -> tuple[Any, Any, dict[str, Any]]:
     """SFT+contrastive's data from a config: text labels become class ids (`class_encode_column`: the sorted names)
-    shared by the labelled evaluation set (`eval_file`, or `eval_split` of `dataset_name`); `unlabelled_file` is
-    passed on; with both a labelled evaluation set and `sts_eval`, the STS set becomes an extra evaluator."""
+    shared by the labelled evaluation set (`eval_file`, or `eval_split` of `dataset_name`); the texts of
+    `unlabelled_file` (or of `unlabelled_split` of `dataset_name`, its labels unused) are the unlabelled set; with both
+    a labelled evaluation set and `sts_eval`, the STS set becomes an extra evaluator."""
     from .data.loading import load_text_dataset
     from .evaluation.sts import STSEvaluator
 
@@ -88,6 +89,14 @@ def sft_data(config: dict[str, Any], train_dataset, sts_eval) -> tuple[Any, Any,
     extra: dict[str, Any] = {}
     if config.get("unlabelled_file"):
         extra["unlabelled_dataset"] = load_text_dataset(config["unlabelled_file"])
+    elif config.get("unlabelled_split"):
+        if not config.get("dataset_name"):
+            raise ConfigError(f"`unlabelled_split={config['unlabelled_split']!r}` is a split of `dataset_name`; give "
+                              "`dataset_name`, or an `unlabelled_file`.")
+        from datasets import load_dataset
+
+        extra["unlabelled_dataset"] = load_dataset(config["dataset_name"], config.get("dataset_config"),
+                                                   split=config["unlabelled_split"])
     if config.get("eval_file"):
         eval_dataset = load_text_dataset(config["eval_file"])
     elif config.get("eval_split") and config.get("dataset_name"):
@@ -331,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="Train from a YAML config (config fields + model + data).")
     train.add_argument("config", help="YAML file: method (simcse | declutr | sft_contrastive), model, train_file or "
-                                      "dataset_name, sts_eval (sft_contrastive: also eval_file, unlabelled_file), "
+                                      "dataset_name, sts_eval (sft_contrastive: also eval_file or eval_split, "
+                                      "unlabelled_file or unlabelled_split), "
                                       "and any field of the method's config (output_dir, learning_rate, ...).")
     train.add_argument("--output-dir", help="Overrides the config's output_dir.")
     train.add_argument("--resume", action="store_true",

@@ -111,6 +111,35 @@ report_to: none
     assert set(classifier.predict(sentences[:3])) <= {"other", "pet"}
 
 
+def test_train_sft_contrastive_few_labels_from_splits_of_one_dataset(tiny_encoder_dir, sentences, tmp_path, capsys):
+    """`dataset_split` labelled, `unlabelled_split` of the same dataset as the unlabelled texts (its labels unused),
+    every batch `labelled_per_batch` labelled rows."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "train.csv").write_text("text,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(sentences)))
+    output = tmp_path / "out"
+    config = write_config(tmp_path, f"""
+method: sft_contrastive
+model: {tiny_encoder_dir}
+dataset_name: {folder}
+dataset_split: train[:8]
+unlabelled_split: train[8:]
+labelled_per_batch: 2
+output_dir: {output}
+max_steps: 2
+per_device_train_batch_size: 8
+use_cpu: true
+report_to: none
+""")
+    assert main(["train", config]) == 0
+    assert (output / "classifier" / "config.json").is_file()
+    assert "labelled_per_batch" in (output / "README.md").read_text()
+    bad = write_config(tmp_path, f"method: sft_contrastive\nmodel: {tiny_encoder_dir}\ntrain_file: "
+                                 f"{folder / 'train.csv'}\nunlabelled_split: train\n")
+    assert main(["train", bad]) == 2
+    assert "`unlabelled_split='train'` is a split of `dataset_name`" in capsys.readouterr().err
+
+
 def test_sft_only_keys_need_the_sft_method(tiny_encoder_dir, train_files, tmp_path, capsys):
     text, _ = train_files
     config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\neval_file: {text}\n")

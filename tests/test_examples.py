@@ -63,8 +63,10 @@ def test_declutr_paper_config():
 def test_sft_contrastive_config():
     raw, args = parse_example_config("sft_contrastive", SFTContrastiveConfig, "sft_contrastive")
     assert raw["method"] == "sft_contrastive" and raw["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    expected = {"strategy": "mixing", "contrastive": "info_nce", "contrastive_weight": 1.0, "temperature": 0.05,
-                "head_learning_rate": 1e-3, "metric_for_best_model": "eval_accuracy", "prediction_loss_only": False}
+    assert raw["dataset_split"] == "train[:1%]" and raw["unlabelled_split"] == "train[1%:]"  # few labels
+    expected = {"strategy": "mixing", "labelled_per_batch": 8, "contrastive": "info_nce", "contrastive_weight": 1.0,
+                "temperature": 0.05, "head_learning_rate": 1e-3, "metric_for_best_model": "eval_accuracy",
+                "prediction_loss_only": False}
     for key, value in expected.items():
         assert getattr(args, key) == value, key
 

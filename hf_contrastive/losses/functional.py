@@ -172,3 +172,63 @@ def anchors_with_positives(labels: Tensor) -> int:
     """
     _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
     return int((counts[inverse] > 1).sum())
+
+
+REFERENCE_NEGATIVES = ("fine_tuned", "reference", "both")
+
+
+def check_negatives(negatives: str) -> None:
+    if negatives not in REFERENCE_NEGATIVES:
+        raise ValueError(f"`negatives` must be one of {REFERENCE_NEGATIVES}, got {negatives!r}.")
+
+
+def reference_info_nce(
+    queries: Tensor,
+    references: Tensor,
+    *,
+    negatives: str,
+    temperature: float,
+    all_queries: Tensor | None = None,
+    all_references: Tensor | None = None,
+    offset: int = 0,
+    reduction: str = "mean",
+) -> Tensor:
+    """InfoNCE that anchors each fine-tuned embedding `q_i` to the frozen pretrained embedding `p_i` of the same
+    text (SFT+contrastive's term), with the negatives chosen by `negatives`:
+
+    - `fine_tuned` (the source text's): `-log exp(s(q_i, p_i)) / (exp(s(q_i, p_i)) + sum_{j != i} exp(s(q_i, q_j)))`,
+      the other rows' *fine-tuned* embeddings, the positive kept in the denominator;
+    - `reference`: `-log exp(s(q_i, p_i)) / sum_j exp(s(q_i, p_j))`, the other rows' *reference* embeddings (SimCSE's
+      layout, `info_nce(queries, references)`);
+    - `both`: `-log exp(s(q_i, p_i)) / (sum_j exp(s(q_i, p_j)) + sum_{j != i} exp(s(q_i, q_j)))`;
+
+    where `s(a, b) = cos(a, b) / temperature`. `q_i` is never its own candidate.
+
+    Args:
+        queries, references (`Tensor` of shape `(B, D)`): this process's fine-tuned and reference embeddings.
+        negatives (`str`): `fine_tuned`, `reference` or `both`.
+        temperature (`float`): softmax temperature, > 0.
+        all_queries, all_references (`Tensor` of shape `(N, D)`, *optional*): the candidates, gathered from every
+            process (defaults: `queries`, `references`); this process's rows are rows `offset .. offset + B` of each.
+        offset (`int`, *optional*, defaults to `0`): where this process's rows start in the gathered ones.
+        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` over this process's `B` rows.
+
+    >>> x = torch.eye(3)
+    >>> [round(reference_info_nce(x, x, negatives=n, temperature=1.0).item(), 4) for n in REFERENCE_NEGATIVES]
+    [0.5514, 0.5514, 0.9048]
+    """
+    check_negatives(negatives)
+    all_queries = queries if all_queries is None else all_queries
+    all_references = references if all_references is None else all_references
+    own = offset + torch.arange(queries.size(0), device=queries.device)
+    rows = torch.arange(queries.size(0), device=queries.device)
+    if negatives == "reference":
+        return F.cross_entropy(cosine_logits(queries, all_references, temperature), own, reduction=reduction)
+    fine_tuned = cosine_logits(queries, all_queries, temperature)
+    fine_tuned = fine_tuned.index_put((rows, own), fine_tuned.new_tensor(float("-inf")))  # not q_i against itself
+    if negatives == "both":
+        logits, target = torch.cat([cosine_logits(queries, all_references, temperature), fine_tuned], dim=1), own
+    else:  # the positive first, then the other rows' fine-tuned embeddings
+        positive = (F.normalize(queries, dim=-1) * F.normalize(all_references[own], dim=-1)).sum(-1) / temperature
+        logits, target = torch.cat([positive[:, None], fine_tuned], dim=1), torch.zeros_like(own)
+    return F.cross_entropy(logits, target, reduction=reduction)

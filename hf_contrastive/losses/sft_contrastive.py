@@ -16,7 +16,7 @@ from ..distributed import CrossProcess, unwrap
 from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import FrozenReference, check_reference_mode
 from .cache import CachedLossWithParameters, use_gradient_cache
-from .functional import info_nce
+from .functional import check_negatives, reference_info_nce
 from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
 from .simcse import SimCSESettings
 from .supcon import SUPCON_CITATION, SupConSettings, gathered_supcon
@@ -54,9 +54,16 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
     contrastive_weight (`float`, *optional*, defaults to `1.0`):
         λ, the weight of the contrastive term (>= 0); 0 is plain cross-entropy fine-tuning (no reference model).
     contrastive (`str`, *optional*, defaults to `"info_nce"`):
-        `info_nce` (InfoNCE between the fine-tuned and the frozen reference embeddings) or `supcon` (SupCon over the
-        two views `[fine-tuned; reference]`: a row's positives are its own reference embedding and every view of the
-        rows with its label; an unlabelled row is a class of its own; one text column only).
+        `info_nce` (InfoNCE: each fine-tuned embedding q_i against the frozen reference embedding p_i of the same
+        text, its positive, and the negatives of `negatives`) or `supcon` (SupCon over the two views
+        `[fine-tuned; reference]`: a row's positives are its own reference embedding and every view of the rows with
+        its label, every other view a negative; an unlabelled row is a class of its own; one text column only).
+    negatives (`str`, *optional*, defaults to `"reference"`):
+        InfoNCE's negatives of q_i (the positive p_i is always in the denominator): `fine_tuned` (the other rows'
+        fine-tuned embeddings q_j, the source text's term: it also spreads the fine-tuned embeddings apart),
+        `reference` (the other rows' frozen embeddings p_j: it anchors q_i to the frozen geometry) or `both`
+        (q_j and p_j). Under DDP the other processes' rows are negatives too (q_j with their gradients). SupCon's
+        candidates are always both views; this applies to `info_nce`.
     temperature (`float`, *optional*):
         Softmax temperature; `None` is SimCSE's 0.05 for `info_nce` and SupCon's 0.07 for `supcon`.
     base_temperature (`float`, *optional*, defaults to `0.07`):
@@ -70,6 +77,9 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
 
     contrastive_weight: float = field(default=1.0, metadata={"help": "λ: weight of the contrastive term."})
     contrastive: str = field(default="info_nce", metadata={"help": "info_nce | supcon"})
+    negatives: str = field(
+        default="reference", metadata={"help": "fine_tuned | reference | both: InfoNCE's negatives of q_i."}
+    )
     temperature: float | None = field(
         default=None, metadata={"help": "Softmax temperature; None: 0.05 for info_nce, 0.07 for supcon."}
     )
@@ -84,6 +94,7 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
             raise ValueError(f"`contrastive` must be one of {CONTRASTIVE_TERMS}, got {self.contrastive!r}.")
         if not self.contrastive_weight >= 0:
             raise ValueError(f"`contrastive_weight` (λ) must be >= 0, got {self.contrastive_weight}.")
+        check_negatives(self.negatives)
         check_temperature(self.resolved_temperature)
         check_temperature(self.base_temperature, "base_temperature")
         check_reference_mode(self.reference)
@@ -100,15 +111,18 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
 class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
     """
     `L = CE(head(embedding), label) + contrastive_weight * L_contrastive`: a classification head trained with
-    cross-entropy on the labelled rows, plus a contrastive term that keeps each fine-tuned embedding (query) close to
-    the *frozen pretrained* embedding of the same text (its positive), the other texts of the batch being negatives.
-    The fine-tuned model learns the task without forgetting its general-purpose embedding space.
+    cross-entropy on the labelled rows, plus a contrastive term that keeps each fine-tuned embedding (query) q_i close
+    to the *frozen pretrained* embedding p_i of the same text (its positive), the other texts of the batch being
+    negatives (their fine-tuned embeddings, their frozen ones or both: `negatives`):
+    `L_contrastive = -mean_i log exp(cos(q_i, p_i) / t) / sum_{n in N(i)} exp(cos(q_i, n) / t)`, `N(i)` holding p_i.
+    The fine-tuned model learns the task without forgetting its general-purpose embedding space, from few labelled
+    rows and many unlabelled ones (label `-1`: the contrastive term only).
 
     Args:
         model (`SentenceTransformer`): the model to fine-tune.
         num_labels (`int`): number of classes.
-        contrastive_weight, contrastive, temperature, base_temperature, reference, classifier_dropout: see
-            `SFTContrastiveSettings`.
+        contrastive_weight, contrastive, negatives, temperature, base_temperature, reference, classifier_dropout:
+            see `SFTContrastiveSettings`.
         contrastive_rows (`str`, *optional*, defaults to `"all"`): the rows the contrastive term sees: `all` (the
             "mixing" strategy) or `unlabelled` (the "alternating" strategy: labelled batches train the head only,
             unlabelled batches the contrastive term only).
@@ -116,7 +130,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
             `(u, v, |u - v|)` as SBERT's NLI classifier).
         id2label (`dict[int, str]`, *optional*): class names, saved with the head.
         gather_across_devices: under DDP, the contrastive term's candidates are the rows of every process
-            (InfoNCE: their reference embeddings; SupCon: both views and the labels) and both terms are means over
+            (InfoNCE: their embeddings of `negatives`; SupCon: both views and the labels) and both terms are means over
             every process's rows, see `GatherSettings`.
         mini_batch_size: gradient caching of the fine-tuned embeddings (the loss is then returned as one total,
             its components not logged), see `GradCacheSettings`.
@@ -151,6 +165,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         *,
         contrastive_weight: float = SFTContrastiveSettings.contrastive_weight,
         contrastive: str = SFTContrastiveSettings.contrastive,
+        negatives: str = SFTContrastiveSettings.negatives,
         temperature: float | None = SFTContrastiveSettings.temperature,
         base_temperature: float = SFTContrastiveSettings.base_temperature,
         contrastive_rows: str = "all",
@@ -163,9 +178,10 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
     ) -> None:
         super().__init__()
         settings = SFTContrastiveSettings(
-            contrastive_weight=contrastive_weight, contrastive=contrastive, temperature=temperature,
-            base_temperature=base_temperature, reference=reference, classifier_dropout=classifier_dropout,
-            gather_across_devices=gather_across_devices, mini_batch_size=mini_batch_size)
+            contrastive_weight=contrastive_weight, contrastive=contrastive, negatives=negatives,
+            temperature=temperature, base_temperature=base_temperature, reference=reference,
+            classifier_dropout=classifier_dropout, gather_across_devices=gather_across_devices,
+            mini_batch_size=mini_batch_size)
         if contrastive_rows not in CONTRASTIVE_ROWS:
             raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
         if contrastive == "supcon" and num_inputs != 1:
@@ -259,9 +275,13 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype).detach()
         processes = CrossProcess(self.gather_across_devices)
         if self.contrastive == "info_nce":
-            positives, offset = processes.gather(positives)
-            total = info_nce(queries, positives, temperature=self.temperature, offset=offset, reduction="sum")
-            return processes.mean(total, positives.size(0))
+            all_references, offset = processes.gather(positives)
+            # the fine-tuned candidates carry gradients back to the process whose rows they are
+            all_queries = None if self.negatives == "reference" else processes.gather(queries)[0]
+            total = reference_info_nce(queries, positives, negatives=self.negatives, temperature=self.temperature,
+                                       all_queries=all_queries, all_references=all_references, offset=offset,
+                                       reduction="sum")
+            return processes.mean(total, all_references.size(0))
         # unlabelled rows numbered over every process's labels, so that they stay unique
         return gathered_supcon([queries, positives], labels[rows], processes, classes=instance_labels,
                                temperature=self.temperature, base_temperature=self.base_temperature)
@@ -270,8 +290,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         config = {"num_labels": self.head.num_labels, **describe(self, SFTContrastiveSettings),
                   "reference": None if self.reference is None else self.reference.mode,
                   "contrastive_rows": self.contrastive_rows, "num_inputs": self.head.num_inputs}
-        if self.contrastive != "supcon":
-            del config["base_temperature"]
+        del config["base_temperature" if self.contrastive != "supcon" else "negatives"]
         return config
 
     @property

@@ -4,34 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sentence_transformers.base.sampler import MultiDatasetBatchSamplers
-
+from ..data.batches import BatchCompositionSettings, labelled_rows
 from ..losses.sft_contrastive import SFTContrastiveSettings
 from .base_config import ContrastiveConfig
 
-SFT_STRATEGIES = ("mixing", "alternating")
 HEAD_PARAMETERS = r"^head\."  # the head's parameter names in SFTContrastiveLoss
 
 
 @dataclass
-class SFTContrastiveConfig(SFTContrastiveSettings, ContrastiveConfig):
+class SFTContrastiveConfig(SFTContrastiveSettings, BatchCompositionSettings, ContrastiveConfig):
     r"""
     Configuration of the [`SFTContrastiveTrainer`]: `L = L_supervised + λ·L_contrastive`, a classification head
-    trained with cross-entropy while InfoNCE keeps each fine-tuned embedding close to the frozen pretrained embedding
-    of the same text. The Trainer's arguments ([`ContrastiveConfig`]), the objective (`SFTContrastiveSettings`:
-    `contrastive_weight`, `contrastive`, `temperature`, `base_temperature`, `reference`, `classifier_dropout`,
-    `gather_across_devices`, `mini_batch_size`, documented there) and:
+    trained with cross-entropy on few labelled rows while InfoNCE keeps each fine-tuned embedding close to the frozen
+    pretrained embedding of the same text, on many unlabelled rows. The Trainer's arguments ([`ContrastiveConfig`]),
+    the objective (`SFTContrastiveSettings`: `contrastive_weight`, `contrastive`, `negatives`, `temperature`,
+    `base_temperature`, `reference`, `classifier_dropout`, `gather_across_devices`, `mini_batch_size`), the batches
+    (`BatchCompositionSettings`: `strategy`, `labelled_per_batch`, `unlabelled_batches_per_labelled`), documented
+    there, and:
 
     Parameters:
         > Parameters that control the objective
 
-        strategy (`str`, *optional*, defaults to `"mixing"`):
-            `mixing`: labelled and unlabelled rows shuffled together, every batch trains `CE + λ·contrastive` (the
-            contrastive term over all its texts). `alternating`: one batch from the labelled set (cross-entropy
-            only), the next from the unlabelled set (λ·contrastive only), in turn (needs an `unlabelled_dataset`;
-            an epoch ends when the smaller of the two runs out). Under DDP the batches are dealt to the processes in
-            turn, so with an even number of processes each optimizer step averages labelled and unlabelled batches
-            of different processes (in effect mixing); alternation holds per step with one process.
         num_labels (`int`, *optional*):
             Number of classes; `None` reads it from the `label` column (a `ClassLabel`'s names, else the largest
             label + 1).
@@ -46,12 +39,12 @@ class SFTContrastiveConfig(SFTContrastiveSettings, ContrastiveConfig):
     > [!NOTE]
     > Defaults that differ from [`~transformers.TrainingArguments`]: `learning_rate=2e-5`,
     > `per_device_train_batch_size=32` (in-batch negatives of the contrastive term: at least 2 unless
-    > `contrastive_weight=0` or the batches of several processes are gathered), `prediction_loss_only=False`
-    > (evaluation reports `eval_accuracy` and `eval_f1` from the head), and with `alternating` the round-robin
-    > `multi_dataset_batch_sampler`.
+    > `contrastive_weight=0` or the batches of several processes are gathered) and `prediction_loss_only=False`
+    > (evaluation reports `eval_accuracy` and `eval_f1` from the head). The training batches of `alternating`, and
+    > of `mixing` with `labelled_per_batch`, come from the trainer's own batch samplers (`hf_contrastive.data.batches`;
+    > `batch_sampler` and `multi_dataset_batch_sampler` do not apply to them).
     """
 
-    strategy: str = field(default="mixing", metadata={"help": "mixing | alternating"})
     num_labels: int | None = field(default=None, metadata={"help": "Number of classes; None reads the label column."})
     head_learning_rate: float | None = field(
         default=None, metadata={"help": "Learning rate of the classification head; None uses learning_rate."}
@@ -62,8 +55,6 @@ class SFTContrastiveConfig(SFTContrastiveSettings, ContrastiveConfig):
     prediction_loss_only: bool = field(default=False, metadata={"help": "False: evaluation reports accuracy and F1."})
 
     def __post_init__(self):
-        if self.strategy not in SFT_STRATEGIES:
-            raise ValueError(f"`strategy` must be one of {SFT_STRATEGIES}, got {self.strategy!r}.")
         if self.contrastive == "supcon" and self.strategy == "alternating":
             raise ValueError("`contrastive='supcon'` uses the labels, which `strategy='alternating'` keeps out of the "
                              "contrastive batches: use `strategy='mixing'`.")
@@ -71,10 +62,10 @@ class SFTContrastiveConfig(SFTContrastiveSettings, ContrastiveConfig):
             raise ValueError(f"`num_labels` must be >= 2, got {self.num_labels}.")
         if self.head_learning_rate is not None and not self.head_learning_rate > 0:
             raise ValueError(f"`head_learning_rate` must be > 0, got {self.head_learning_rate}.")
-        if self.strategy == "alternating":
-            self.multi_dataset_batch_sampler = MultiDatasetBatchSamplers.ROUND_ROBIN
         prediction_loss_only = self.prediction_loss_only
-        super().__post_init__()  # SFTContrastiveSettings' checks, then the Trainer's arguments
+        super().__post_init__()  # the settings' checks, then the Trainer's arguments
+        if self.labelled_per_batch is not None:
+            labelled_rows(self.labelled_per_batch, self.per_device_train_batch_size)
         if self.contrastive_weight > 0:
             self.check_in_batch_negatives("with `contrastive_weight > 0` the contrastive term needs other rows in the "
                                           "batch (in-batch negatives); set `contrastive_weight=0` for plain "

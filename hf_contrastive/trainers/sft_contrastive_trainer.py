@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import numpy as np
 import torch
+from datasets import DatasetDict
 from sentence_transformers import SentenceTransformer
 
+from ..data.batches import (AlternatingBatchSampler, BatchCompositionSettings, MixedBatchSampler, check_composition,
+                            labelled_rows)
+from ..data.checks import arrow_column
 from ..data.transforms import label_names, sft_columns, with_unlabelled
 from ..errors import DataError
 from ..evaluation.metrics import classification_metrics
@@ -34,8 +40,11 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
 
     Data: `train_dataset` holds one text column (or two, a pair classified from `(u, v, |u - v|)`) and a `label`
     column of class ids (a `ClassLabel`'s names become the head's `id2label`; `-1` marks an unlabelled row).
-    `unlabelled_dataset` adds texts for the contrastive term: shuffled in with label `-1` (`strategy="mixing"`) or in
-    batches of their own, in turn with the labelled batches (`strategy="alternating"`). An `eval_dataset` with labels
+    `unlabelled_dataset` adds texts for the contrastive term: with label `-1` in the same batches as the labelled rows
+    (`strategy="mixing"`: exactly `labelled_per_batch` labelled rows in each batch, or, unset, all rows shuffled
+    together) or in batches of their own, in turn with the labelled batches (`strategy="alternating"`,
+    `unlabelled_batches_per_labelled` unlabelled batches after each labelled one); the composition is documented in
+    `hf_contrastive.data.batches`. An `eval_dataset` with labels
     gives `eval_loss`, `eval_sft`, `eval_contrastive`, `eval_accuracy` and `eval_f1` (macro, through `evaluate`'s
     Metric API; pass `compute_metrics` for others); an STS set (`sentence1`, `sentence2`, `score`) becomes the
     `sts-dev` evaluator instead.
@@ -46,7 +55,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
 
     method = "sft_contrastive"
     method_name = "SFT+contrastive"
-    card_fields = ("strategy",)
+    card_fields = tuple(f.name for f in dataclasses.fields(BatchCompositionSettings))
     loss_class = SFTContrastiveLoss
     default_pooler = "avg"
     prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
@@ -87,9 +96,34 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
             return dataset
         self._id2label, self._text_columns = id2label, [c for c in dataset.column_names if c != "label"]
         self._class_names = names
-        if self._unlabelled_dataset is None:
-            return dataset
-        return with_unlabelled(dataset, self._unlabelled_dataset, args.strategy)
+        if self._unlabelled_dataset is not None:
+            dataset = with_unlabelled(dataset, self._unlabelled_dataset, args.strategy)
+        check_composition(*map(len, labelled_and_unlabelled(dataset)), args.per_device_train_batch_size,
+                          args.strategy, args.labelled_per_batch)
+        return dataset
+
+    def get_batch_sampler(self, dataset: Any, batch_size: int, drop_last: bool, valid_label_columns=None,
+                          generator=None, seed: int = 0):
+        """`mixing` with `labelled_per_batch`: the training batches of `MixedBatchSampler`; otherwise (and for
+        evaluation) sentence-transformers' sampler."""
+        if dataset is not self.train_dataset or self.args.labelled_per_batch is None:
+            return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+        labelled, unlabelled = labelled_and_unlabelled(dataset)
+        return MixedBatchSampler(labelled, unlabelled, batch_size, seed=seed, num_processes=self.args.world_size,
+                                 labelled_per_batch=labelled_rows(self.args.labelled_per_batch, batch_size))
+
+    def get_multi_dataset_batch_sampler(self, dataset: Any, batch_samplers: list, generator=None, seed: int = 0):
+        """`alternating`: the training batches of `AlternatingBatchSampler` (turns of `world_size x
+        gradient_accumulation_steps` batches); otherwise (and for evaluation) sentence-transformers' sampler."""
+        training = self.args.strategy == "alternating" and len(dataset.datasets) == 2 and all(
+            part is whole for part, whole in zip(dataset.datasets, self.train_dataset.values()))
+        if not training:
+            return super().get_multi_dataset_batch_sampler(dataset, batch_samplers, generator, seed)
+        labelled, unlabelled = labelled_and_unlabelled(self.train_dataset)
+        return AlternatingBatchSampler(
+            labelled, unlabelled, batch_samplers[0].batch_size, seed=seed,
+            unlabelled_batches_per_labelled=self.args.unlabelled_batches_per_labelled,
+            turn=self.args.world_size * self.args.gradient_accumulation_steps)
 
     def loss_arguments(self, model: SentenceTransformer) -> dict[str, Any]:
         """The head's classes and inputs from the training set; the contrastive rows from the strategy."""
@@ -114,3 +148,13 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     def classification_head(self) -> Any:
         """The head trained with the embeddings, saved in `classifier/` (also in releases)."""
         return self.loss.head if isinstance(self.loss, SFTContrastiveLoss) else None
+
+
+def labelled_and_unlabelled(dataset: Any) -> tuple[list[int], list[int]]:
+    """The indices of the labelled and of the unlabelled training rows, as the data loader numbers them: by label
+    (`-1`: unlabelled) in one dataset, or the `labelled` then the `unlabelled` set of alternating's `DatasetDict`."""
+    if isinstance(dataset, DatasetDict):
+        size = len(dataset["labelled"])
+        return list(range(size)), list(range(size, size + len(dataset["unlabelled"])))
+    unlabelled = np.asarray(arrow_column(dataset, "label")) < 0
+    return np.flatnonzero(~unlabelled).tolist(), np.flatnonzero(unlabelled).tolist()

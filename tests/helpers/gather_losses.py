@@ -79,15 +79,22 @@ def build_losses(model_dir, gather):
     sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, contrastive="supcon",
                              gather_across_devices=gather)
     losses["sft+supcon"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
+    for negatives in ("fine_tuned", "both"):  # the fine-tuned candidates of every process, with their gradients
+        for name, kwargs in (("", {}), ("+gradcache", dict(mini_batch_size=3))):
+            model = _model(model_dir)
+            sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, negatives=negatives,
+                                     gather_across_devices=gather, **kwargs)
+            losses[f"sft+{negatives}{name}"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
     model = _model(model_dir).eval()
     losses["supcon+no-positive-on-one-process"] = (SupConLoss(model, gather_across_devices=gather),
                                                    _labelled(model, LONELY))
-    for contrastive in ("info_nce", "supcon"):  # a process (or every process) without contrastive rows
+    for contrastive, negatives in (("info_nce", "reference"), ("info_nce", "fine_tuned"), ("supcon", "reference")):
         for name, labels in (("no-rows-on-one-process", ONE_SIDED), ("no-rows-anywhere", LABELLED)):
-            model = _model(model_dir)
-            sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0,
-                                     contrastive=contrastive, contrastive_rows="unlabelled", gather_across_devices=gather)
-            losses[f"sft+{contrastive}+{name}"] = (sft, _labelled(_drifted(model).eval(), labels))
+            model = _model(model_dir)  # a process (or every process) without contrastive rows
+            sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, negatives=negatives,
+                                     contrastive=contrastive, contrastive_rows="unlabelled",
+                                     gather_across_devices=gather)
+            losses[f"sft+{contrastive}+{negatives}+{name}"] = (sft, _labelled(_drifted(model).eval(), labels))
     return losses
 
 

@@ -59,3 +59,18 @@ def naive_supcon(embeddings, labels, temperature, base_temperature) -> float:
         log_probs = [cos(embeddings[i], embeddings[p]) / temperature - math.log(denominator) for p in positives]
         terms.append(-(temperature / base_temperature) * sum(log_probs) / len(positives))
     return sum(terms) / len(terms)
+
+
+def naive_reference_info_nce(queries, references, negatives, temperature):
+    """SFT+contrastive's term row by row: q_i's positive is p_i; its candidates are p_i and the other rows' q_j
+    (`fine_tuned`), every p_j (`reference`), or every p_j and the other rows' q_j (`both`)."""
+    cos = lambda a, b: float(torch.dot(a, b) / (a.norm() * b.norm()))  # noqa: E731
+    total = 0.0
+    for i, query in enumerate(queries):
+        positive = cos(query, references[i]) / temperature
+        candidates = [cos(query, p) / temperature for p in references] if negatives != "fine_tuned" else [positive]
+        if negatives != "reference":
+            candidates += [cos(query, q) / temperature for j, q in enumerate(queries) if j != i]
+        top = max(candidates)
+        total += top + math.log(sum(math.exp(c - top) for c in candidates)) - positive
+    return total / len(queries)

@@ -29,12 +29,16 @@ def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
         args = DeCLUTRConfig(**(dict(per_device_train_batch_size=2, learning_rate=1e-3, min_span_len=4,
                                      max_span_len=24, warmup_steps=0) | settings))
         return DeCLUTRTrainer(model=model_dir, args=args, train_dataset=documents)
-    if method == "sft":
+    if method in ("sft", "sft-mixing"):  # mixing: 5 labelled rows cycled, 2 in each batch beside 6 of 24 unlabelled
+        mixing = method == "sft-mixing"
         labelled = Dataset.from_dict({"text": SENTENCES, "label": [i % 3 for i in range(len(SENTENCES))]})
-        args = SFTContrastiveConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-2, strategy="alternating")
+        composition = dict(labelled_per_batch=2) if mixing else dict(strategy="alternating")
+        args = SFTContrastiveConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-2, **composition)
                                        | settings))
-        return SFTContrastiveTrainer(model=model_dir, args=args, train_dataset=labelled,
-                                     unlabelled_dataset=Dataset.from_dict({"text": SENTENCES[::-1]}))
+        return SFTContrastiveTrainer(model=model_dir, args=args,
+                                     train_dataset=labelled.select(range(5)) if mixing else labelled,
+                                     unlabelled_dataset=Dataset.from_dict({"text": SENTENCES[8:] if mixing
+                                                                          else SENTENCES[::-1]}))
     raise ValueError(f"unknown method {method!r}")
 
 

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from hf_contrastive.losses.functional import cosine_logits, info_nce, nt_xent
-from tests.helpers.references import naive_info_nce, naive_nt_xent
+from hf_contrastive.losses.functional import (REFERENCE_NEGATIVES, cosine_logits, info_nce, nt_xent,
+                                             reference_info_nce)
+from tests.helpers.references import naive_info_nce, naive_nt_xent, naive_reference_info_nce
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -60,3 +61,66 @@ def test_nt_xent_matches_naive_loop(dtype, temperature):
     got = nt_xent(anchors, positives, temperature=temperature)
     tolerance = 1e-10 if dtype == torch.float64 else 1e-4
     assert got.item() == pytest.approx(naive_nt_xent(anchors, positives, temperature), rel=tolerance, abs=tolerance)
+
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("negatives", REFERENCE_NEGATIVES)
+@pytest.mark.parametrize("temperature", [0.05, 0.5])
+def test_reference_info_nce_matches_naive_loop(dtype, negatives, temperature):
+    generator = torch.Generator().manual_seed(3)
+    queries, references = (torch.randn(6, 5, generator=generator, dtype=dtype) for _ in range(2))
+    got = reference_info_nce(queries, references, negatives=negatives, temperature=temperature)
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-4
+    expected = naive_reference_info_nce(queries, references, negatives, temperature)
+    assert got.item() == pytest.approx(expected, rel=tolerance, abs=tolerance)
+
+
+def test_reference_info_nce_variants_differ_and_reference_is_simcse_layout():
+    generator = torch.Generator().manual_seed(4)
+    queries, references = (torch.randn(5, 4, generator=generator, dtype=torch.float64) for _ in range(2))
+    values = {n: reference_info_nce(queries, references, negatives=n, temperature=0.1).item()
+              for n in REFERENCE_NEGATIVES}
+    assert len(set(values.values())) == 3
+    assert values["reference"] == pytest.approx(info_nce(queries, references, temperature=0.1).item(), rel=1e-12)
+    assert values["both"] > max(values["fine_tuned"], values["reference"])  # the most negatives
+
+
+@pytest.mark.parametrize("negatives", REFERENCE_NEGATIVES)
+def test_reference_info_nce_gradients_match_naive_autograd(negatives):
+    """The gradients of the queries (the fine-tuned candidates included) and of the references equal autograd through
+    a row-by-row loop."""
+    generator = torch.Generator().manual_seed(5)
+    leaves = [torch.randn(4, 3, generator=generator, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    reference_info_nce(*leaves, negatives=negatives, temperature=0.1).backward()
+    fast = [leaf.grad.clone() for leaf in leaves]
+    for leaf in leaves:
+        leaf.grad = None
+    queries, references = leaves
+    rows = []
+    for i in range(4):
+        logit = lambda a, b: torch.cosine_similarity(a, b, dim=0) / 0.1  # noqa: E731
+        positive = logit(queries[i], references[i])
+        candidates = [logit(queries[i], p) for p in references] if negatives != "fine_tuned" else [positive]
+        candidates += [logit(queries[i], q) for j, q in enumerate(queries) if j != i and negatives != "reference"]
+        rows.append(torch.logsumexp(torch.stack(candidates), 0) - positive)
+    torch.stack(rows).mean().backward()
+    for got, leaf in zip(fast, leaves):
+        assert torch.allclose(got, leaf.grad)
+
+
+@pytest.mark.parametrize("negatives", REFERENCE_NEGATIVES)
+def test_reference_info_nce_on_gathered_candidates_is_the_whole_batch_term(negatives):
+    """A process's rows against every process's candidates (`offset`) sum to its share of the whole batch's terms."""
+    generator = torch.Generator().manual_seed(6)
+    queries, references = (torch.randn(7, 4, generator=generator, dtype=torch.float64) for _ in range(2))
+    whole = reference_info_nce(queries, references, negatives=negatives, temperature=0.2, reduction="sum")
+    parts = sum(reference_info_nce(queries[start:end], references[start:end], negatives=negatives, temperature=0.2,
+                                   all_queries=queries, all_references=references, offset=start, reduction="sum")
+                for start, end in ((0, 3), (3, 7)))
+    assert parts.item() == pytest.approx(whole.item(), rel=1e-12)
+
+
+def test_reference_info_nce_names_a_bad_negatives_value():
+    with pytest.raises(ValueError, match=r"must be one of \('fine_tuned', 'reference', 'both'\), got 'all'"):
+        reference_info_nce(torch.eye(2), torch.eye(2), negatives="all", temperature=0.1)

@@ -93,14 +93,16 @@ def test_supcon_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, tra
         assert close(cached[name], grad), name
 
 
+@pytest.mark.parametrize("negatives", ["fine_tuned", "reference", "both"])
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "dropout"])
-def test_sft_contrastive_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, train):
+def test_sft_contrastive_cached_gradients_equal_uncached(tiny_encoder_dir, sentences, train, negatives):
     from hf_contrastive.losses import SFTContrastiveLoss
 
     def run(mini_batch_size):
         torch.manual_seed(0)
         model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
-        loss = SFTContrastiveLoss(model, num_labels=3, reference="copy", mini_batch_size=mini_batch_size).double()
+        loss = SFTContrastiveLoss(model, num_labels=3, reference="copy", negatives=negatives,
+                                  mini_batch_size=mini_batch_size).double()
         with torch.no_grad():  # drift from the reference
             for parameter in model.parameters():
                 parameter.add_(0.05 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)))

@@ -5,7 +5,7 @@ import torch
 
 from hf_contrastive.losses import SFTContrastiveLoss
 from hf_contrastive.losses.sft_contrastive import instance_labels
-from tests.helpers.references import naive_info_nce, naive_supcon
+from tests.helpers.references import naive_reference_info_nce, naive_supcon
 
 
 def features(model, texts):
@@ -30,10 +30,11 @@ def encode(model, texts):
         return model(features(model, texts))["sentence_embedding"]
 
 
+@pytest.mark.parametrize("negatives", ["fine_tuned", "reference", "both"])
 @pytest.mark.parametrize("contrastive_rows", ["all", "unlabelled"])
-def test_terms_match_naive_loops(model, sentences, contrastive_rows):
+def test_terms_match_naive_loops(model, sentences, contrastive_rows, negatives):
     loss = SFTContrastiveLoss(model, num_labels=3, contrastive_weight=0.7, reference="copy", classifier_dropout=0.0,
-                              contrastive_rows=contrastive_rows)
+                              contrastive_rows=contrastive_rows, negatives=negatives)
     pretrained = [p.detach().clone() for p in model.parameters()]
     drift(model)
     model.eval()  # no dropout: the naive loops see the same embeddings
@@ -46,7 +47,7 @@ def test_terms_match_naive_loops(model, sentences, contrastive_rows):
         positives = encode(loss.reference.copy, texts)
         logits = loss.head([queries])
     rows = [i for i in range(6) if contrastive_rows == "all" or labels[i] < 0]
-    expected = naive_info_nce(queries[rows], positives[rows], temperature=0.05)
+    expected = naive_reference_info_nce(queries[rows], positives[rows], negatives, temperature=0.05)
     assert terms["sft"].item() == pytest.approx(naive_cross_entropy(logits, labels), rel=1e-5)
     assert terms["contrastive"].item() == pytest.approx(0.7 * expected, rel=1e-5)
     assert not torch.allclose(queries, positives)
@@ -64,8 +65,10 @@ def test_supcon_term_matches_naive_loop_over_both_views(model, sentences):
     assert terms["contrastive"].item() == pytest.approx(naive_supcon(views, classes, 0.07, 0.07), rel=1e-5)
 
 
-def test_pair_inputs_classify_u_v_and_difference_and_contrast_every_text(model, sentences):
-    loss = SFTContrastiveLoss(model, num_labels=3, num_inputs=2, reference="copy", classifier_dropout=0.0)
+@pytest.mark.parametrize("negatives", ["fine_tuned", "reference"])
+def test_pair_inputs_classify_u_v_and_difference_and_contrast_every_text(model, sentences, negatives):
+    loss = SFTContrastiveLoss(model, num_labels=3, num_inputs=2, reference="copy", classifier_dropout=0.0,
+                              negatives=negatives)
     drift(model)
     model.eval()
     first, second, labels = sentences[:4], sentences[4:8], torch.tensor([0, 1, 2, 1])
@@ -75,12 +78,13 @@ def test_pair_inputs_classify_u_v_and_difference_and_contrast_every_text(model, 
         logits = loss.head.linear(torch.cat([u, v, (u - v).abs()], dim=1))
         positives = torch.cat([encode(loss.reference.copy, first), encode(loss.reference.copy, second)])
     assert terms["sft"].item() == pytest.approx(naive_cross_entropy(logits, labels), rel=1e-5)
-    expected = naive_info_nce(torch.cat([u, v]), positives, temperature=0.05)
+    expected = naive_reference_info_nce(torch.cat([u, v]), positives, negatives, temperature=0.05)
     assert terms["contrastive"].item() == pytest.approx(expected, rel=1e-5)
 
 
-def test_gradients_reach_the_model_and_the_head_but_not_the_reference(model, sentences):
-    loss = SFTContrastiveLoss(model, num_labels=2, reference="copy")
+@pytest.mark.parametrize("negatives", ["fine_tuned", "reference", "both"])
+def test_gradients_reach_the_model_and_the_head_but_not_the_reference(model, sentences, negatives):
+    loss = SFTContrastiveLoss(model, num_labels=2, reference="copy", negatives=negatives)
     terms = loss([features(model, sentences[:6])], torch.tensor([0, 1, 0, 1, -1, -1]))
     sum(terms.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in loss.head.parameters())
@@ -117,6 +121,7 @@ def test_instance_labels_give_every_unlabelled_row_its_own_class():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(contrastive="triplet"), "`contrastive` must be one of"),
+    (dict(negatives="fine-tuned"), "`negatives` must be one of ('fine_tuned', 'reference', 'both'), got 'fine-tuned'"),
     (dict(contrastive_weight=-0.1), "`contrastive_weight` (λ) must be >= 0, got -0.1"),
     (dict(temperature=0.0), "`temperature` must be > 0, got 0.0"),
     (dict(contrastive_rows="some"), "`contrastive_rows` must be one of"),
@@ -136,3 +141,8 @@ def test_out_of_range_label_names_the_value(model, sentences):
     loss = SFTContrastiveLoss(model, num_labels=2)
     with pytest.raises(ValueError, match=r"Label 5 is out of range for 2 classes"):
         loss([features(model, sentences[:3])], torch.tensor([0, 5, 1]))
+
+
+def test_config_dict_names_the_negatives_of_info_nce_only(model):
+    assert SFTContrastiveLoss(model, num_labels=2, negatives="both").get_config_dict()["negatives"] == "both"
+    assert "negatives" not in SFTContrastiveLoss(model, num_labels=2, contrastive="supcon").get_config_dict()

@@ -75,6 +75,12 @@ def test_two_process_ddp_training_keeps_model_and_loss_heads_identical(tiny_enco
         assert torch.allclose(value, ranks[1]["loss"][key], atol=1e-7), key
     name, start = ranks[0]["trained"]
     assert not torch.equal(ranks[0]["loss"][name], start), f"{name} trained"
+    if worker_name == "ddp_sft_worker.py":  # each process its own batches, of the composition asked for
+        mixing, alternating = ([r["batches"][strategy] for r in ranks] for strategy in ("mixing", "alternating"))
+        assert all(len(b) == 3 and all(sum(x >= 0 for x in labels) == 1 for labels, _ in b) for b in mixing)
+        assert all(mixing[0][step][1] != mixing[1][step][1] for step in range(3))
+        kinds = [["labelled" if labels else "unlabelled" for labels, _ in b] for b in alternating]
+        assert kinds[0] == kinds[1] == ["labelled", "unlabelled", "labelled"], "every step one kind on both"
     if worker_name == "ddp_scale_worker.py":
         assert ranks[0]["lora_trained"] and ranks[0]["bf16"]
         assert ranks[0]["losses"] and all(math.isfinite(loss) for loss in ranks[0]["losses"]), ranks[0]["losses"]

@@ -59,6 +59,35 @@ def test_alternating_batches_take_turns(tiny_encoder_dir, sentences, tmp_path, q
         assert (logged["sft"] > 0, logged["contrastive"] > 0) == ((True, False) if index % 2 == 0 else (False, True))
 
 
+def record_batches(trainer):
+    """The tensors of every batch the trainer computes a loss on, in order."""
+    seen, compute_loss = [], trainer.compute_loss
+
+    def recording(model, inputs, *args, **kwargs):
+        if model.training:
+            seen.append({k: v.tolist() for k, v in inputs.items() if isinstance(v, torch.Tensor)})
+        return compute_loss(model, inputs, *args, **kwargs)
+
+    trainer.compute_loss = recording
+    return seen
+
+
+@pytest.mark.parametrize("labelled_per_batch,rows", [(3, 3), (0.25, 2)])
+def test_mixing_puts_exactly_labelled_per_batch_labelled_rows_in_every_batch(tiny_encoder_dir, sentences, tmp_path,
+                                                                              quiet_args, labelled_per_batch, rows):
+    """5 labelled rows cycled (reshuffled each pass) beside 24 unlabelled ones: every batch has its share of each,
+    and an epoch is one pass over the unlabelled set."""
+    args = make_args(tmp_path, quiet_args, num_train_epochs=1, labelled_per_batch=labelled_per_batch)
+    trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:5]),
+                                    unlabelled_dataset=Dataset.from_dict({"text": sentences[8:]}))
+    batches = record_batches(trainer)
+    trainer.train()
+    assert len(batches) == -(-24 // (8 - rows))
+    assert all(sum(label >= 0 for label in b["label"]) == rows and len(b["label"]) == 8 for b in batches)
+    logged = [h for h in trainer.state.log_history if "sft" in h]
+    assert all(h["sft"] > 0 and h["contrastive"] > 0 for h in logged)
+
+
 def test_mixing_puts_unlabelled_rows_in_every_batch(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     args = make_args(tmp_path, quiet_args, max_steps=2)
     trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:16]),
@@ -118,23 +147,31 @@ def test_head_learning_rate_gets_its_own_parameter_group(tiny_encoder_dir, sente
     assert groups and all(g["lr"] == 0.5 and {id(p) for p in g["params"]} <= head for g in groups)
 
 
+@pytest.mark.parametrize("composition", [dict(strategy="alternating", unlabelled_batches_per_labelled=2),
+                                         dict(strategy="mixing", labelled_per_batch=2)], ids=["alternating", "mixing"])
 def test_checkpoints_hold_the_head_not_the_reference_and_resume_exactly(tiny_encoder_dir, sentences, tmp_path,
-                                                                         quiet_args):
-    unlabelled = Dataset.from_dict({"text": sentences[::-1]})
-    common = dict(max_steps=4, strategy="alternating", save_strategy="steps", save_steps=2)
+                                                                         quiet_args, composition):
+    """Resumed from checkpoint-4 (in the second epoch: 3 batches an epoch), the run draws the batches of the
+    uninterrupted one and ends with its weights."""
+    unlabelled = Dataset.from_dict({"text": sentences[16:]})
+    common = dict(max_steps=6, save_strategy="steps", save_steps=4, **composition)
     full = SFTContrastiveTrainer(model=tiny_encoder_dir, args=make_args(tmp_path / "a", quiet_args, **common),
-                                 train_dataset=labelled(sentences), unlabelled_dataset=unlabelled)
+                                 train_dataset=labelled(sentences[:5]), unlabelled_dataset=unlabelled)
+    full_batches = record_batches(full)
     full.train()
+    assert full.state.epoch == 2
     args = make_args(tmp_path / "b", quiet_args, **common)
-    SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences),
+    SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:5]),
                           unlabelled_dataset=unlabelled).train()
-    checkpoint = os.path.join(args.output_dir, "checkpoint-2")
+    checkpoint = os.path.join(args.output_dir, "checkpoint-4")
     assert set(load_file(os.path.join(checkpoint, "loss_state.safetensors"))) == {"head.linear.weight",
                                                                                   "head.linear.bias"}
     assert os.path.isfile(os.path.join(checkpoint, "classifier", "model.safetensors"))
-    resumed = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences),
+    resumed = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:5]),
                                     unlabelled_dataset=unlabelled)
+    resumed_batches = record_batches(resumed)
     resumed.train(resume_from_checkpoint=checkpoint)
+    assert resumed_batches == full_batches[4:] and len(resumed_batches) == 2
     for module in ("model", "loss"):
         expected, got = getattr(full, module).state_dict(), getattr(resumed, module).state_dict()
         assert expected.keys() == got.keys()
@@ -179,6 +216,10 @@ def test_dataset_errors_name_the_column_and_value(tiny_encoder_dir, tmp_path, qu
 
 
 def test_data_combination_errors(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    with pytest.raises(ValueError, match=r"`labelled_per_batch=2` \(per_device_train_batch_size=8\) asks for 6 "
+                                         "unlabelled rows per batch, but the training data has none"):
+        SFTContrastiveTrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args, labelled_per_batch=2),
+                              train_dataset=labelled(sentences))
     pairs = Dataset.from_dict({"premise": sentences[:4], "hypothesis": sentences[4:8], "label": [0, 1, 0, 1]})
     with pytest.raises(ValueError, match="strategy='alternating'` alternates labelled and unlabelled batches"):
         SFTContrastiveTrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args, strategy="alternating"),
@@ -196,6 +237,11 @@ def test_data_combination_errors(tiny_encoder_dir, sentences, tmp_path, quiet_ar
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(strategy="both"), "`strategy` must be one of ('mixing', 'alternating'), got 'both'"),
+    (dict(labelled_per_batch=8), "`labelled_per_batch=8` leaves no unlabelled row in a batch of "
+                                 "`per_device_train_batch_size=8`"),
+    (dict(labelled_per_batch=2, strategy="alternating"), "`labelled_per_batch=2` sets the batches of "
+                                                         "`strategy='mixing'`"),
+    (dict(negatives="frozen"), "`negatives` must be one of ('fine_tuned', 'reference', 'both'), got 'frozen'"),
     (dict(contrastive="supcon", strategy="alternating"), "use `strategy='mixing'`"),
     (dict(contrastive_weight=-1.0), "`contrastive_weight` (λ) must be >= 0, got -1.0"),
     (dict(temperature=-0.05), "`temperature` must be > 0, got -0.05"),
@@ -205,5 +251,5 @@ def test_data_combination_errors(tiny_encoder_dir, sentences, tmp_path, quiet_ar
 ])
 def test_config_errors_name_field_and_value(tmp_path, kwargs, message):
     with pytest.raises(ValueError) as error:
-        SFTContrastiveConfig(output_dir=str(tmp_path), **kwargs)
+        SFTContrastiveConfig(output_dir=str(tmp_path), per_device_train_batch_size=8, **kwargs)
     assert message in str(error.value)
