@@ -56,7 +56,9 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
     contrastive (`str`, *optional*, defaults to `"info_nce"`):
         `info_nce` (InfoNCE between the fine-tuned and the frozen reference embeddings) or `supcon` (SupCon over the
         two views `[fine-tuned; reference]`: a row's positives are its own reference embedding and every view of the
-        rows with its label; an unlabelled row is a class of its own; one text column only).
+        rows with its label; an unlabelled row is a class of its own; one text column only). SupCon's
+        `contrast_mode` and `anchors_without_positive` are not options here: both views are anchors, and every anchor
+        has a positive (its other view), so the reference's mean and ours agree.
     temperature (`float`, *optional*):
         Softmax temperature; `None` is SimCSE's 0.05 for `info_nce` and SupCon's 0.07 for `supcon`.
     base_temperature (`float`, *optional*, defaults to `0.07`):
@@ -115,9 +117,10 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         num_inputs (`int`, *optional*, defaults to `1`): text columns per example, 1 or 2 (a pair is classified from
             `(u, v, |u - v|)` as SBERT's NLI classifier).
         id2label (`dict[int, str]`, *optional*): class names, saved with the head.
-        gather_across_devices: under DDP, the contrastive term's candidates are the rows of every process
-            (InfoNCE: their reference embeddings; SupCon: both views and the labels) and both terms are means over
-            every process's rows, see `GatherSettings`.
+        gather_across_devices, gather_gradients: under DDP, the contrastive term's candidates are the rows of every
+            process (InfoNCE: their reference embeddings; SupCon: both views and the labels) and both terms are means
+            over every process's rows, see `GatherSettings` (`gather_gradients="local"` applies to the contrastive
+            term; the cross-entropy gathers nothing and stays exact).
         mini_batch_size: gradient caching of the fine-tuned embeddings (the loss is then returned as one total,
             its components not logged), see `GradCacheSettings`.
 
@@ -159,13 +162,15 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         classifier_dropout: float = SFTContrastiveSettings.classifier_dropout,
         id2label: dict[int, str] | None = None,
         gather_across_devices: bool = SFTContrastiveSettings.gather_across_devices,
+        gather_gradients: str = SFTContrastiveSettings.gather_gradients,
         mini_batch_size: int | None = SFTContrastiveSettings.mini_batch_size,
     ) -> None:
         super().__init__()
         settings = SFTContrastiveSettings(
             contrastive_weight=contrastive_weight, contrastive=contrastive, temperature=temperature,
             base_temperature=base_temperature, reference=reference, classifier_dropout=classifier_dropout,
-            gather_across_devices=gather_across_devices, mini_batch_size=mini_batch_size)
+            gather_across_devices=gather_across_devices, gather_gradients=gather_gradients,
+            mini_batch_size=mini_batch_size)
         if contrastive_rows not in CONTRASTIVE_ROWS:
             raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
         if contrastive == "supcon" and num_inputs != 1:
@@ -206,7 +211,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         if labelled.any() and logits is None:
             raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
                              f"{self.head.num_inputs}.")
-        processes = CrossProcess(self.gather_across_devices)
+        processes = CrossProcess(self.gather_across_devices)  # the cross-entropy gathers nothing: exact in both modes
         # the mean over every (gathered) process's labelled rows, as one process on the whole batch
         total = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum") if labelled.any() else zero
         sft = processes.mean(total, processes.count(int(labelled.sum()), device))
@@ -257,9 +262,10 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         # The references are frozen: detached, they are gathered without a backward collective on every process
         # (a process without rows passes its own embeddings as stand-ins, which would otherwise carry gradients).
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype).detach()
-        processes = CrossProcess(self.gather_across_devices)
+        processes = CrossProcess.of(self)
         if self.contrastive == "info_nce":
             positives, offset = processes.gather(positives)
+            queries, offset = processes.queries(queries, offset)
             total = info_nce(queries, positives, temperature=self.temperature, offset=offset, reduction="sum")
             return processes.mean(total, positives.size(0))
         # unlabelled rows numbered over every process's labels, so that they stay unique
