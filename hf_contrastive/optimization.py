@@ -119,7 +119,8 @@ def slanted_triangular_schedule(optimizer: torch.optim.Optimizer, num_training_s
 
     allennlp computes the schedule's length from the data loader's length; here it is the Trainer's
     `num_training_steps` (its `max_steps`, or epochs × steps per epoch), which is allennlp's value whenever the data
-    loader has a length."""
+    loader has a length. Under fp16 the Trainer does not step the schedule after an update its loss scaler skipped,
+    where allennlp's `step_batch` advances regardless: each skipped update shifts the rest of the schedule by one."""
     check_slanted_triangular_kwargs({"cut_frac": cut_frac, "ratio": ratio})
     factor = partial(_next_update, total_steps=num_training_steps, cut_frac=cut_frac, ratio=ratio)
     return LambdaLR(optimizer, factor, last_epoch)
