@@ -1,13 +1,22 @@
-"""Everything about processes in one place: the process group, embeddings gathered across it with their gradients,
-the mean over every process's loss terms, and the parameters a loss owns beside its model (which DDP does not cover).
+"""Everything about processes in one place: the process group, embeddings gathered across it, the mean over every
+process's loss terms, and the parameters a loss owns beside its model (which DDP does not cover).
 
 Gathering (`CrossProcess`). Every loss holds one `CrossProcess` and writes its objective once, for any number of
 processes: `gather` returns the candidates of every process and the offset of this process's rows (outside a process
-group, or with gathering off: the tensor itself and 0), the loss sums its terms, and `mean` turns that sum into this
-process's share of the mean over all processes' terms (`sum x world_size / global count`; in one process, the plain
-mean). DDP averages the gradients over the processes, so the update is exactly that of the loss over the
-concatenated batch in one process, however the terms are spread (an uneven last batch, SFT's unlabelled rows,
-SupCon's anchors that have a positive) — no 1/world_size factor is lost.
+group, or with gathering off: the tensor itself and 0), `queries` the rows whose terms this process computes, the loss
+sums those terms, and `mean` turns that sum into this process's loss.
+
+- `gradients="full"` (default): candidates gathered with their gradients, each process computes its own rows' terms,
+  and `mean` is this process's share of the mean over all processes' terms (`sum x world_size / global count`). DDP
+  averages the gradients over the processes, so the update is exactly that of the loss over the concatenated batch in
+  one process, however the terms are spread (an uneven last batch, SFT's unlabelled rows, SupCon's anchors that have
+  a positive) — no 1/world_size factor is lost.
+- `gradients="local"`: as the original SimCSE (`simcse/models.py`, `cl_forward`, lines 170-192) and DeCLUTR
+  (`declutr/common/model_utils.py`, `all_gather_anchor_positive_pairs`, lines 57-68) code: every process's rows are
+  gathered without gradients and this process's own rows replaced by its grad-carrying tensor; every process computes
+  the terms of the whole batch (its queries are every process's rows) and `mean` is their plain mean, the full-batch
+  loss. Each process's gradient is then the full-batch loss's gradient through its own rows only, and DDP's average
+  of them is 1/world_size of the full-batch gradient (DeCLUTR's `scale_fix: false`).
 
 Every process must make the same collective calls in the same order, backward included: a tensor gathered with
 gradients on one process must be gathered with gradients on all of them.
@@ -15,8 +24,9 @@ gradients on one process must be gathered with gradients on all of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -55,18 +65,43 @@ class _AllGather(torch.autograd.Function):
         return grad[ctx.rank * ctx.rows: (ctx.rank + 1) * ctx.rows]
 
 
-def gather_with_grad(tensor: Tensor) -> tuple[Tensor, int]:
-    """All processes' `tensor`s concatenated in rank order (gradients flow back to each process's own rows), and
-    the offset of this process's rows. Outside a process group: `(tensor, 0)`. Processes may hold different numbers
-    of rows (a last batch, a mask): rows are padded to the largest count for the collective and cut off again."""
-    rank, world_size = world()
-    if world_size == 1:
-        return tensor, 0
+def _all_gather_detached(tensor: Tensor) -> Tensor:
+    """All processes' (equally sized) tensors, concatenated in rank order, without gradients."""
+    parts = [torch.empty_like(tensor) for _ in range(world()[1])]
+    dist.all_gather(parts, tensor.detach().contiguous())
+    return torch.cat(parts)
+
+
+def _gather_rows(tensor: Tensor, all_gather: Callable[[Tensor], Tensor]) -> tuple[list[Tensor], int]:
+    """Every process's rows of `tensor` (one tensor per process, in rank order) through `all_gather`, and the offset
+    of this process's rows. Processes may hold different numbers of rows (a last batch, a mask): rows are padded to
+    the largest count for the collective and cut off again."""
+    rank = world()[0]
     sizes = all_values(torch.tensor(float(tensor.size(0)), device=tensor.device)).long().tolist()
     padding = max(sizes) - tensor.size(0)
     padded = torch.cat([tensor, tensor.new_zeros(padding, *tensor.shape[1:])]) if padding else tensor
-    parts = _AllGather.apply(padded).split(max(sizes))
-    return torch.cat([part[:size] for part, size in zip(parts, sizes)], dim=0), sum(sizes[:rank])
+    parts = all_gather(padded).tensor_split(len(sizes))  # one (padded) part per process, also of no rows
+    return [part[:size] for part, size in zip(parts, sizes)], sum(sizes[:rank])
+
+
+def gather_with_grad(tensor: Tensor) -> tuple[Tensor, int]:
+    """All processes' `tensor`s concatenated in rank order (gradients flow back to each process's own rows, summed
+    over every process's loss), and the offset of this process's rows. Outside a process group: `(tensor, 0)`."""
+    if world()[1] == 1:
+        return tensor, 0
+    parts, offset = _gather_rows(tensor, _AllGather.apply)
+    return torch.cat(parts), offset
+
+
+def gather_locally(tensor: Tensor) -> tuple[Tensor, int]:
+    """All processes' `tensor`s concatenated in rank order as the original SimCSE and DeCLUTR code gathers them
+    (`dist.all_gather`, then this process's slot replaced by `tensor`): the other processes' rows without gradients,
+    this process's own rows `tensor` itself; and the offset of those rows. Outside a process group: `(tensor, 0)`."""
+    if world()[1] == 1:
+        return tensor, 0
+    parts, offset = _gather_rows(tensor, _all_gather_detached)
+    parts[world()[0]] = tensor
+    return torch.cat(parts), offset
 
 
 def global_count(count: int, device: torch.device | str = "cpu") -> int:
@@ -93,30 +128,54 @@ def all_values(value: Tensor) -> Tensor:
 @dataclass(frozen=True)
 class CrossProcess:
     """How a loss sees the other processes: with `enabled` (a loss's `gather_across_devices`) and a process group of
-    several processes, its candidates are every process's, gathered with their gradients, and its value is this
-    process's share of the mean over all of them; otherwise the process is on its own (the plain mean)."""
+    several processes, its candidates are every process's, and `gradients` (`gather_gradients`: `full` or `local`,
+    see the module's docstring) decides how they carry gradients, whose terms this process computes and what its
+    value is; otherwise the process is on its own (its own rows, the plain mean)."""
 
     enabled: bool = True
+    gradients: str = "full"
+
+    @classmethod
+    def of(cls, settings: Any) -> CrossProcess:
+        """The `CrossProcess` of a loss (or config) with `GatherSettings`' fields."""
+        return cls(settings.gather_across_devices, settings.gather_gradients)
 
     @property
     def active(self) -> bool:
         return self.enabled and world()[1] > 1
 
+    @property
+    def local(self) -> bool:
+        """Whether this process computes the whole batch's terms with its own rows' gradients only (the originals)."""
+        return self.active and self.gradients == "local"
+
     def gather(self, tensor: Tensor) -> tuple[Tensor, int]:
-        """Every process's rows of `tensor` and the offset of this process's rows among them (`gather_with_grad`),
-        or `(tensor, 0)` when on its own."""
-        return gather_with_grad(tensor) if self.active else (tensor, 0)
+        """Every process's rows of `tensor` and the offset of this process's rows among them (`gather_with_grad`, or
+        `gather_locally` with local gradients), or `(tensor, 0)` when on its own."""
+        if not self.active:
+            return tensor, 0
+        return gather_locally(tensor) if self.local else gather_with_grad(tensor)
+
+    def queries(self, tensor: Tensor, offset: int, gathered: Tensor | None = None) -> tuple[Tensor, int]:
+        """The rows whose loss terms this process computes and where they start among the gathered candidates: its
+        own (`tensor`, `offset`), or with local gradients every process's (`gathered`, the rows of `tensor` of every
+        process, gathered here when not given; offset 0), as the originals compute the whole batch's loss on every
+        process."""
+        if not self.local:
+            return tensor, offset
+        return (self.gather(tensor)[0] if gathered is None else gathered), 0
 
     def count(self, count: int, device: torch.device | str = "cpu") -> int:
         """The number of terms over the processes that are gathered (`count` when on its own)."""
         return global_count(count, device) if self.active else count
 
-    def mean(self, local_sum: Tensor, count: int) -> Tensor:
-        """This process's part of the mean over the `count` terms of every gathered process (`count` is already
-        global), from the sum of its own: `local_sum * world_size / count`, so that DDP's average of the processes'
-        gradients is the gradient of that mean. On its own: `local_sum / count`. Zero terms: a zero in the graph."""
-        world_size = world()[1] if self.active else 1
-        return local_sum * (world_size / count) if count else local_sum * 0.0
+    def mean(self, total: Tensor, count: int) -> Tensor:
+        """This process's loss from the sum `total` of the terms it computed, `count` being the number of terms of
+        every gathered process. Full gradients: its part of the mean over all of them, `total * world_size / count`,
+        so that DDP's average of the processes' gradients is the gradient of that mean. Local gradients (`total` is
+        the whole batch's) and on its own: `total / count`. Zero terms: a zero in the graph."""
+        world_size = world()[1] if self.active and not self.local else 1
+        return total * (world_size / count) if count else total * 0.0
 
 
 def loss_parameters(loss: nn.Module, model: nn.Module) -> list[nn.Parameter]:

@@ -34,7 +34,7 @@ def describe(loss: Any, settings_class: type) -> dict[str, Any]:
     off."""
     values = settings_values(loss, settings_class)
     if not values.get("do_mlm", True):
-        values = {k: v for k, v in values.items() if k not in ("mlm_weight", "mlm_probability")}
+        values = {k: v for k, v in values.items() if not k.startswith("mlm_")}
     return values
 
 
@@ -53,18 +53,43 @@ def check_temperature(value: float, name: str = "temperature") -> None:
         raise ValueError(f"`{name}` must be > 0, got {value}.")
 
 
+def check_choice(value: Any, choices: tuple, name: str) -> None:
+    """`ValueError` naming the field `name` and the value when `value` is not one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
+
+
+GATHER_GRADIENTS = ("full", "local")
+
+
 @dataclass
 class GatherSettings(Settings):
     """
     gather_across_devices (`bool`, *optional*, defaults to `True`):
-        Under DDP (torchrun / accelerate), this process's rows are contrasted with the candidates of *every* process,
-        gathered with their gradients: world_size x batch negatives, and the same loss and gradients as one process
-        on the concatenated batch. No effect in one process.
+        Under DDP (torchrun / accelerate), this process's rows are contrasted with the candidates of *every* process:
+        world_size x batch negatives. No effect in one process.
+    gather_gradients (`str`, *optional*, defaults to `"full"`):
+        How the gathered candidates carry gradients. `full`: gathered with their gradients, and each process's loss
+        its share of the mean over every process's terms: exactly the loss and gradients of one process on the
+        concatenated batch. `local`: as the original SimCSE and DeCLUTR code (`simcse/models.py` `cl_forward`,
+        `declutr/common/model_utils.py` `all_gather_anchor_positive_pairs`): the other processes' rows are gathered
+        without gradients, this process's own rows are its grad-carrying tensors, and every process computes the
+        whole batch's loss; after DDP's average the gradient is 1/world_size of the full-batch one (DeCLUTR's
+        `scale_fix: false`, the setting of its paper), which Adam largely normalises away but which weighs the term
+        1/world_size against an MLM term and changes gradient clipping. For exact reproductions of those runs.
     """
 
     gather_across_devices: bool = field(
-        default=True, metadata={"help": "Under DDP, negatives from every process (gathered with gradients)."}
+        default=True, metadata={"help": "Under DDP, negatives from every process."}
     )
+    gather_gradients: str = field(
+        default="full",
+        metadata={"help": "full (exact full-batch gradients) | local (the originals': 1/world_size of them)."},
+    )
+
+    def __post_init__(self) -> None:
+        check_choice(self.gather_gradients, GATHER_GRADIENTS, "gather_gradients")
+        super().__post_init__()
 
 
 @dataclass

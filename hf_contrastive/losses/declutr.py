@@ -61,8 +61,8 @@ class DeCLUTRLoss(nn.Module):
     Args:
         model (`SentenceTransformer`): the model to train (DeCLUTR pools with the mean).
         temperature, do_mlm, mlm_weight, mlm_probability: see `DeCLUTRSettings`.
-        gather_across_devices: every anchor and positive of every process is a candidate under DDP, see
-            `GatherSettings`.
+        gather_across_devices, gather_gradients: every anchor and positive of every process is a candidate under DDP
+            (the original's `scale_fix: false` with `gather_gradients="local"`), see `GatherSettings`.
 
     References:
         - DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations: https://arxiv.org/abs/2006.03659
@@ -95,10 +95,12 @@ class DeCLUTRLoss(nn.Module):
         mlm_weight: float = DeCLUTRSettings.mlm_weight,
         mlm_probability: float = DeCLUTRSettings.mlm_probability,
         gather_across_devices: bool = DeCLUTRSettings.gather_across_devices,
+        gather_gradients: str = DeCLUTRSettings.gather_gradients,
     ) -> None:
         super().__init__()
         adopt(self, DeCLUTRSettings(temperature=temperature, do_mlm=do_mlm, mlm_weight=mlm_weight,
-                                    mlm_probability=mlm_probability, gather_across_devices=gather_across_devices))
+                                    mlm_probability=mlm_probability, gather_across_devices=gather_across_devices,
+                                    gather_gradients=gather_gradients))
         self.model = model
         self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
 
@@ -118,14 +120,18 @@ class DeCLUTRLoss(nn.Module):
         contrastive = self.compute_loss_from_embeddings(anchors, positives)
         if not with_mlm:
             return contrastive
-        return {"contrastive": contrastive, "mlm": self.mlm_weight * self.mlm.loss(self.model, outputs, mlm_labels)}
+        return {"contrastive": contrastive,
+                "mlm": self.mlm_weight * self.mlm.loss(self.model, [outputs], [mlm_labels])}
 
     def compute_loss_from_embeddings(self, anchors: Tensor, positives: list[Tensor]) -> Tensor:
         """NT-Xent between the anchors and the mean of each anchor's positives (of every process, gathered)."""
         positives = torch.stack(positives).mean(dim=0)
-        processes = CrossProcess(self.gather_across_devices)
+        processes = CrossProcess.of(self)
         all_anchors, offset = processes.gather(anchors)
         all_positives, _ = processes.gather(positives)
+        # this process's rows (local gradients: every process's, as the original computes the whole batch's loss)
+        anchors, offset = processes.queries(anchors, offset, all_anchors)
+        positives, _ = processes.queries(positives, offset, all_positives)
         total = nt_xent(anchors, positives, temperature=self.temperature, all_anchors=all_anchors,
                         all_positives=all_positives, offset=offset, reduction="sum")
         return processes.mean(total, 2 * all_anchors.size(0))

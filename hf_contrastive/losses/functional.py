@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..settings import check_choice
+
 
 def cosine_logits(queries: Tensor, candidates: Tensor, temperature: float) -> Tensor:
     """Cosine similarity of every query with every candidate, divided by `temperature`.
@@ -112,11 +114,18 @@ def nt_xent(
     return F.cross_entropy(logits, torch.cat([own + total, own]), reduction=reduction)
 
 
+ANCHORS_WITHOUT_POSITIVE = ("exclude", "zero")
+CONTRAST_MODES = ("all", "one")
+
+
 def supcon(
     embeddings: Tensor,
     labels: Tensor,
     *,
     temperature: float,
+    anchors_without_positive: str,
+    contrast_mode: str,
+    num_views: int = 1,
     base_temperature: float | None = None,
     candidates: Tensor | None = None,
     candidate_labels: Tensor | None = None,
@@ -125,32 +134,49 @@ def supcon(
 ) -> Tensor:
     """Supervised contrastive loss (Khosla et al., 2020, eq. 2, "L_out"), over `N` embeddings with class labels.
 
-    Every embedding is an anchor; its positives are the other embeddings with the same label, and its denominator
-    runs over all other embeddings. For anchor `i` with positives `P(i)`:
+    The anchors are every embedding (`contrast_mode="all"`) or those of the first view (`"one"`); an anchor's
+    positives are the other embeddings with its label, and its denominator runs over all other embeddings. For anchor
+    `i` with positives `P(i)`:
     `L_i = -(temperature / base_temperature) / |P(i)| * sum_{p in P(i)} log softmax_{a != i}(cos(z_i, z_a) / temperature)[p]`.
-    The result is the mean of `L_i` over the anchors that have at least one positive (an anchor alone in its class
-    has no defined term and is left out; the reference code counts it as 0 in the mean). With no positive pair at
-    all the loss is 0. For several views per example, concatenate the views and repeat the labels.
+    An anchor alone in its class has no defined term: `anchors_without_positive="exclude"` leaves it out of the mean
+    (as pytorch-metric-learning's `SupConLoss`), `"zero"` counts it as 0 in the mean, as the reference code
+    (HobbitLong/SupContrast `losses.py`, `SupConLoss.forward`, lines 98-104), whose loss is then `N_pos / N` times
+    the other. With no positive pair at all the loss is 0. For several views per example, concatenate the views
+    (`torch.cat(views)`, the reference's `contrast_feature`) and repeat the labels.
 
     Args:
-        embeddings (`Tensor` of shape `(N, D)`), labels (`Tensor` of shape `(N,)`): the anchors and their classes.
+        embeddings (`Tensor` of shape `(N, D)`), labels (`Tensor` of shape `(N,)`): the rows and their classes,
+            `num_views` views of `N / num_views` examples one after the other.
         temperature (`float`): softmax temperature, > 0.
+        anchors_without_positive (`str`): `exclude` or `zero`, see above.
+        contrast_mode (`str`): `all` (every row is an anchor) or `one` (only the first view's `N / num_views` rows,
+            the reference's `contrast_mode='one'`, lines 59-61); the candidates are every row either way.
+        num_views (`int`, *optional*, defaults to `1`): views in `embeddings` (only `contrast_mode="one"` needs it).
         base_temperature (`float`, *optional*): the loss is scaled by `temperature / base_temperature`, as the
             reference code; `None` is `temperature` (no scaling).
         candidates (`Tensor` of shape `(M, D)`), candidate_labels (`Tensor` of shape `(M,)`), *optional*: what the
-            anchors are contrasted with (defaults: the anchors), e.g. the rows of every process, gathered.
-        self_columns (`Tensor` of shape `(N,)`, *optional*): the column of each anchor itself among the candidates
+            anchors are contrasted with (defaults: `embeddings`, `labels`), e.g. the rows of every process, gathered.
+        self_columns (`Tensor` of shape `(N,)`, *optional*): the column of each row itself among the candidates
             (left out of its denominator); defaults to `0 .. N - 1`.
-        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` of the defined `L_i`.
+        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` (over the anchors counted, see
+            `supcon_anchor_count`) or `"sum"` of the `L_i`.
 
-    >>> round(supcon(torch.eye(4), torch.tensor([0, 0, 1, 1]), temperature=0.07).item(), 4)
+    >>> labels = torch.tensor([0, 0, 1, 1])
+    >>> round(supcon(torch.eye(4), labels, temperature=0.07, anchors_without_positive="exclude",
+    ...              contrast_mode="all").item(), 4)
     1.0986
     """
+    check_choice(anchors_without_positive, ANCHORS_WITHOUT_POSITIVE, "anchors_without_positive")
+    check_choice(contrast_mode, CONTRAST_MODES, "contrast_mode")
     candidates = embeddings if candidates is None else candidates
     candidate_labels = labels if candidate_labels is None else candidate_labels
     rows = torch.arange(embeddings.size(0), device=embeddings.device)
+    self_columns = rows if self_columns is None else self_columns
+    if contrast_mode == "one":  # the first view's rows are the anchors
+        first = slice(0, embeddings.size(0) // num_views)
+        embeddings, labels, self_columns, rows = embeddings[first], labels[first], self_columns[first], rows[first]
     self_mask = torch.zeros(embeddings.size(0), candidates.size(0), dtype=torch.bool, device=embeddings.device)
-    self_mask[rows, rows if self_columns is None else self_columns] = True
+    self_mask[rows, self_columns] = True
     logits = cosine_logits(embeddings, candidates, temperature).masked_fill(self_mask, float("-inf"))
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     positives = (labels[:, None] == candidate_labels[None, :]) & ~self_mask
@@ -158,20 +184,31 @@ def supcon(
     has_positive = per_anchor > 0
     if not has_positive.any():  # zero, still through the (gathered) candidates: the same backward on every process
         return (embeddings.sum() + candidates.sum()) * 0.0
-    mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)[has_positive] / per_anchor[has_positive]
+    mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1) / per_anchor.clamp(min=1)  # 0 without positive
     scale = 1.0 if base_temperature is None else temperature / base_temperature
     terms = -scale * mean_log_prob
+    if anchors_without_positive == "exclude":
+        terms = terms[has_positive]
     return terms.mean() if reduction == "mean" else terms.sum()
 
 
-def anchors_with_positives(labels: Tensor) -> int:
-    """How many of the rows share their label with another row (the anchors `supcon` averages over).
+def supcon_anchor_count(labels: Tensor, *, anchors_without_positive: str, contrast_mode: str,
+                        num_views: int = 1) -> int:
+    """The number of anchors `supcon`'s mean divides by, for rows with these `labels` (all views, each row also a
+    candidate): the anchors (every row, or the first view's with `contrast_mode="one"`) that share their label with
+    another row (`anchors_without_positive="exclude"`), or all of them (`"zero"`).
 
-    >>> anchors_with_positives(torch.tensor([0, 1, 0, 2]))
+    >>> labels = torch.tensor([0, 1, 0, 2])
+    >>> supcon_anchor_count(labels, anchors_without_positive="exclude", contrast_mode="all")
     2
+    >>> supcon_anchor_count(labels, anchors_without_positive="zero", contrast_mode="all")
+    4
     """
+    anchors = labels.numel() // num_views if contrast_mode == "one" else labels.numel()
+    if anchors_without_positive == "zero":
+        return anchors
     _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
-    return int((counts[inverse] > 1).sum())
+    return int((counts[inverse] > 1)[:anchors].sum())
 
 
 REFERENCE_NEGATIVES = ("fine_tuned", "reference", "both")

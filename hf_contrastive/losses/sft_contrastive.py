@@ -58,6 +58,8 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
         text, its positive, and the negatives of `negatives`) or `supcon` (SupCon over the two views
         `[fine-tuned; reference]`: a row's positives are its own reference embedding and every view of the rows with
         its label, every other view a negative; an unlabelled row is a class of its own; one text column only).
+        SupCon's `contrast_mode` and `anchors_without_positive` are not options here: both views are anchors, and
+        every anchor has a positive (its other view), so the reference's mean and ours agree.
     negatives (`str`, *optional*, defaults to `"reference"`):
         InfoNCE's negatives of q_i (the positive p_i is always in the denominator): `fine_tuned` (the other rows'
         fine-tuned embeddings q_j, the source text's term: it also spreads the fine-tuned embeddings apart),
@@ -129,9 +131,10 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         num_inputs (`int`, *optional*, defaults to `1`): text columns per example, 1 or 2 (a pair is classified from
             `(u, v, |u - v|)` as SBERT's NLI classifier).
         id2label (`dict[int, str]`, *optional*): class names, saved with the head.
-        gather_across_devices: under DDP, the contrastive term's candidates are the rows of every process
-            (InfoNCE: their embeddings of `negatives`; SupCon: both views and the labels) and both terms are means over
-            every process's rows, see `GatherSettings`.
+        gather_across_devices, gather_gradients: under DDP, the contrastive term's candidates are the rows of every
+            process (InfoNCE: their embeddings of `negatives`; SupCon: both views and the labels) and both terms are
+            means over every process's rows, see `GatherSettings` (`gather_gradients="local"` applies to the
+            contrastive term; the cross-entropy gathers nothing and stays exact).
         mini_batch_size: gradient caching of the fine-tuned embeddings (the loss is then returned as one total,
             its components not logged), see `GradCacheSettings`.
 
@@ -174,6 +177,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         classifier_dropout: float = SFTContrastiveSettings.classifier_dropout,
         id2label: dict[int, str] | None = None,
         gather_across_devices: bool = SFTContrastiveSettings.gather_across_devices,
+        gather_gradients: str = SFTContrastiveSettings.gather_gradients,
         mini_batch_size: int | None = SFTContrastiveSettings.mini_batch_size,
     ) -> None:
         super().__init__()
@@ -181,7 +185,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
             contrastive_weight=contrastive_weight, contrastive=contrastive, negatives=negatives,
             temperature=temperature, base_temperature=base_temperature, reference=reference,
             classifier_dropout=classifier_dropout, gather_across_devices=gather_across_devices,
-            mini_batch_size=mini_batch_size)
+            gather_gradients=gather_gradients, mini_batch_size=mini_batch_size)
         if contrastive_rows not in CONTRASTIVE_ROWS:
             raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
         if contrastive == "supcon" and num_inputs != 1:
@@ -222,7 +226,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         if labelled.any() and logits is None:
             raise ValueError(f"A labelled batch has {len(embeddings)} text column(s); the head classifies "
                              f"{self.head.num_inputs}.")
-        processes = CrossProcess(self.gather_across_devices)
+        processes = CrossProcess(self.gather_across_devices)  # the cross-entropy gathers nothing: exact in both modes
         # the mean over every (gathered) process's labelled rows, as one process on the whole batch
         total = F.cross_entropy(logits[labelled], labels[labelled], reduction="sum") if labelled.any() else zero
         sft = processes.mean(total, processes.count(int(labelled.sum()), device))
@@ -273,12 +277,13 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         # The references are frozen: detached, they are gathered without a backward collective on every process
         # (a process without rows passes its own embeddings as stand-ins, which would otherwise carry gradients).
         positives = torch.cat([r[rows] for r in references]).to(queries.dtype).detach()
-        processes = CrossProcess(self.gather_across_devices)
+        processes = CrossProcess.of(self)
         if self.contrastive == "info_nce":
             all_references, offset = processes.gather(positives)
             # the fine-tuned candidates carry gradients back to the process whose rows they are
             all_queries = None if self.negatives == "reference" else processes.gather(queries)[0]
-            total = reference_info_nce(queries, positives, negatives=self.negatives, temperature=self.temperature,
+            rows, offset = processes.queries(queries, offset, all_queries)  # every process's with local gradients
+            total = reference_info_nce(rows, all_references, negatives=self.negatives, temperature=self.temperature,
                                        all_queries=all_queries, all_references=all_references, offset=offset,
                                        reduction="sum")
             return processes.mean(total, all_references.size(0))

@@ -15,7 +15,7 @@ from ..modeling.heads import simcse_mlp
 from .cache import CachedLossWithParameters, use_gradient_cache
 from .functional import info_nce
 from .mlm import MaskedLM
-from ..settings import GatherSettings, GradCacheSettings, MLMSettings, adopt, check_temperature, describe
+from ..settings import GatherSettings, GradCacheSettings, MLMSettings, adopt, check_choice, check_temperature, describe
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -24,6 +24,9 @@ SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     year = {2021},
     url = {https://arxiv.org/abs/2104.08821}
 }"""
+
+MLM_COLUMNS = ("all", "first")
+MLM_DECODERS = ("untied", "tied")
 
 
 @dataclass
@@ -36,15 +39,32 @@ class SimCSESettings(GatherSettings, GradCacheSettings, MLMSettings):
     hard_negative_weight (`float`, *optional*, defaults to `0.0`):
         Added to each row's own hard-negative logit after the temperature scaling: the logarithm of the paper's α
         (`0.0` is α = 1, no re-weighting).
+    mlm_columns (`str`, *optional*, defaults to `"all"`):
+        The texts of the MLM term (`do_mlm`): `all` masks every text the contrastive term sees, each independently
+        (both dropout copies when unsupervised, every column when supervised), as the original collator
+        (`train.py` lines 484-485 mask the whole flattened batch); `first` only the first column's texts (once).
+    mlm_decoder (`str`, *optional*, defaults to `"untied"`):
+        The MLM head's decoder: `untied`, a parameter of its own that starts as a copy of the input embeddings, as the
+        original's `lm_head` (`simcse/models.py` lines 283-284, `train.py` lines 371-373; it costs vocabulary x hidden
+        parameters and their optimizer state); `tied`, the input embedding matrix itself (BERT's pretraining and
+        DeCLUTR), so that the MLM term also trains the word embeddings through the output side.
     """
 
     temperature: float = field(default=0.05, metadata={"help": "InfoNCE softmax temperature."})
     hard_negative_weight: float = field(
         default=0.0, metadata={"help": "Added to each row's own hard-negative logit (log of SimCSE's alpha)."}
     )
+    mlm_columns: str = field(
+        default="all", metadata={"help": "MLM over all (every text, as the original) | first (the first column)."}
+    )
+    mlm_decoder: str = field(
+        default="untied", metadata={"help": "untied (a copy of the input embeddings, as the original) | tied."}
+    )
 
     def __post_init__(self) -> None:
         check_temperature(self.temperature)
+        check_choice(self.mlm_columns, MLM_COLUMNS, "mlm_columns")
+        check_choice(self.mlm_decoder, MLM_DECODERS, "mlm_decoder")
         super().__post_init__()
 
 
@@ -65,9 +85,10 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         mlp_only_train (`bool`, *optional*, defaults to `False`): apply SimCSE's MLP (Linear + Tanh, owned by this
             loss) over the embeddings during training only; the saved model does not contain it. Use with the
             `cls_before_pooler` pooler to reproduce SimCSE's `--pooler_type cls --mlp_only_train`.
-        do_mlm, mlm_weight, mlm_probability: SimCSE's masked-language-model auxiliary term over the first column
-            (a second forward pass of the masked text), see `MLMSettings`.
-        gather_across_devices: negatives from every process under DDP, see `GatherSettings`.
+        do_mlm, mlm_weight, mlm_probability: SimCSE's masked-language-model auxiliary term (forwards of the masked
+            texts of their own), see `MLMSettings`.
+        mlm_columns, mlm_decoder: which texts the MLM term masks and its decoder, see `SimCSESettings`.
+        gather_across_devices, gather_gradients: negatives from every process under DDP, see `GatherSettings`.
         mini_batch_size: gradient caching (not with `do_mlm`), see `GradCacheSettings`.
 
     References:
@@ -116,13 +137,17 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         do_mlm: bool = SimCSESettings.do_mlm,
         mlm_weight: float = SimCSESettings.mlm_weight,
         mlm_probability: float = SimCSESettings.mlm_probability,
+        mlm_columns: str = SimCSESettings.mlm_columns,
+        mlm_decoder: str = SimCSESettings.mlm_decoder,
         gather_across_devices: bool = SimCSESettings.gather_across_devices,
+        gather_gradients: str = SimCSESettings.gather_gradients,
         mini_batch_size: int | None = SimCSESettings.mini_batch_size,
     ) -> None:
         super().__init__()
         adopt(self, SimCSESettings(temperature=temperature, hard_negative_weight=hard_negative_weight, do_mlm=do_mlm,
-                                   mlm_weight=mlm_weight, mlm_probability=mlm_probability,
-                                   gather_across_devices=gather_across_devices, mini_batch_size=mini_batch_size))
+                                   mlm_weight=mlm_weight, mlm_probability=mlm_probability, mlm_columns=mlm_columns,
+                                   mlm_decoder=mlm_decoder, gather_across_devices=gather_across_devices,
+                                   gather_gradients=gather_gradients, mini_batch_size=mini_batch_size))
         use_gradient_cache(self, mini_batch_size)
         self.model = model
         self.mlp_only_train = mlp_only_train
@@ -130,7 +155,7 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         if mlp_only_train:
             config = getattr(model.transformers_model, "config", None)
             self.mlp = simcse_mlp(model.get_embedding_dimension(), getattr(config, "initializer_range", 0.02))
-        self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
+        self.mlm = MaskedLM(model, mlm_probability, tied=mlm_decoder == "tied") if do_mlm else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> Tensor | dict:
         if len(sentence_features) == 1:
@@ -139,22 +164,25 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
             columns = list(sentence_features)
         if self.mini_batch_size is not None:
             return self.forward_with_cache(columns, labels)
+        with_mlm = self.do_mlm and unwrap(self.model).training  # masking is a training-time corruption
+        texts = [dict(column) for column in columns] if with_mlm else None  # before a forward adds its outputs
         # Unsupervised: both copies in one 2B-row forward (one padding width, two dropout masks). Supervised: the
         # anchors alone and the like-width candidates merged, so short hypotheses are not padded to the premises.
         embeddings = embed_columns(self.model, columns, separate_first=len(sentence_features) > 1)
         loss = self.compute_loss_from_embeddings(embeddings)
-        if not (self.do_mlm and unwrap(self.model).training):  # masking is a training-time corruption
+        if not with_mlm:
             return loss
-        return {"contrastive": loss, "mlm": self.mlm_weight * self.mlm_loss(sentence_features[0])}
+        return {"contrastive": loss, "mlm": self.mlm_weight * self.mlm_loss(texts)}
 
     def compute_loss_from_embeddings(self, embeddings: list[Tensor]) -> Tensor:
         """InfoNCE over `[anchors, positives, *negatives]`, after the training-only MLP when there is one."""
         if self.mlp is not None:
             embeddings = [self.mlp(e) for e in embeddings]
         anchors, positives, *negatives = embeddings
-        processes = CrossProcess(self.gather_across_devices)
-        positives, offset = processes.gather(positives)  # the candidates of every process; this process's anchors
+        processes = CrossProcess.of(self)
+        positives, offset = processes.gather(positives)  # the candidates of every process
         negatives = [processes.gather(negative)[0] for negative in negatives]
+        anchors, offset = processes.queries(anchors, offset)  # this process's (local gradients: every process's)
         total = info_nce(anchors, positives, negatives, temperature=self.temperature,
                          hard_negative_weight=self.hard_negative_weight, offset=offset, reduction="sum")
         return processes.mean(total, positives.size(0))
@@ -166,10 +194,10 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         loss = self.compute_loss_from_embeddings([torch.cat(column) for column in reps])
         return self.cache_step_two(loss, reps, with_backward)
 
-    def mlm_loss(self, features: dict[str, Any]) -> Tensor:
-        """Masked-LM cross-entropy of a second forward pass over the masked `features` (as SimCSE's `do_mlm`)."""
-        masked, labels = self.mlm.mask(self.model, features)
-        return self.mlm.loss(self.model, self.model(masked), labels)
+    def mlm_loss(self, columns: list[dict[str, Any]]) -> Tensor:
+        """Masked-LM cross-entropy of forwards of their own over the masked texts (as SimCSE's `do_mlm`): every
+        column of the contrastive term (`columns`; unsupervised, the text twice) or only the first (`mlm_columns`)."""
+        return self.mlm.columns_loss(self.model, columns if self.mlm_columns == "all" else columns[:1])
 
     def get_config_dict(self) -> dict[str, Any]:
         return {**describe(self, SimCSESettings), "mlp_only_train": self.mlp_only_train}

@@ -13,8 +13,8 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..distributed import CrossProcess
 from .cache import AutocastReplay, use_gradient_cache
-from .functional import anchors_with_positives, supcon
-from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
+from .functional import ANCHORS_WITHOUT_POSITIVE, CONTRAST_MODES, supcon, supcon_anchor_count
+from ..settings import GatherSettings, GradCacheSettings, adopt, check_choice, check_temperature, describe
 
 SUPCON_CITATION = """@inproceedings{khosla2020supervised,
     title = {Supervised Contrastive Learning},
@@ -37,38 +37,58 @@ class SupConSettings(GatherSettings, GradCacheSettings):
         The loss is scaled by `temperature / base_temperature`, as the reference implementation.
     num_views (`int`, *optional*, defaults to `1`):
         Encodings per text column in one forward pass, so that dropout makes further views.
+    anchors_without_positive (`str`, *optional*, defaults to `"exclude"`):
+        An anchor alone in its class has no defined term. `exclude`: left out of the mean (the mean over the terms
+        that exist, as pytorch-metric-learning's `SupConLoss`; the loss's scale does not depend on how many singletons
+        a batch holds). `zero`: counted as 0 in the mean, as the reference code (HobbitLong/SupContrast `losses.py`,
+        lines 98-104), whose loss is `N_pos / N` times `exclude`'s. With two or more views every anchor has a
+        positive (its other views) and the two agree.
+    contrast_mode (`str`, *optional*, defaults to `"all"`):
+        `all`: every view of every example is an anchor (the reference's default). `one`: only the first view's rows
+        are anchors, contrasted with every view (the reference's `contrast_mode='one'`, lines 59-61).
     """
 
     temperature: float = field(default=0.07, metadata={"help": "SupCon softmax temperature."})
     base_temperature: float = field(default=0.07, metadata={"help": "The loss is scaled by temperature / this."})
     num_views: int = field(default=1, metadata={"help": "Encodings (dropout views) per text column."})
+    anchors_without_positive: str = field(
+        default="exclude", metadata={"help": "exclude (left out of the mean) | zero (0 in the mean, the reference's)."}
+    )
+    contrast_mode: str = field(default="all", metadata={"help": "all (every view anchors) | one (the first view)."})
 
     def __post_init__(self) -> None:
         check_temperature(self.temperature)
         check_temperature(self.base_temperature, "base_temperature")
         if self.num_views < 1:
             raise ValueError(f"`num_views` must be >= 1, got {self.num_views}.")
+        check_choice(self.anchors_without_positive, ANCHORS_WITHOUT_POSITIVE, "anchors_without_positive")
+        check_choice(self.contrast_mode, CONTRAST_MODES, "contrast_mode")
         super().__post_init__()
 
 
 def gathered_supcon(views: list[Tensor], labels: Tensor, processes: CrossProcess,
-                    classes: Callable[[Tensor], Tensor] | None = None, **objective: float) -> Tensor:
-    """This process's share of SupCon over the views and labels of every gathered process (each view gathered in
-    rank order, as one process would hold the concatenated batch; in one process, the plain SupCon), its own rows
-    being the anchors. `classes` maps the gathered labels to SupCon classes (e.g. `instance_labels`, which must see
-    every process's labels to stay unique)."""
+                    classes: Callable[[Tensor], Tensor] | None = None, *,
+                    anchors_without_positive: str = SupConSettings.anchors_without_positive,
+                    contrast_mode: str = SupConSettings.contrast_mode, **objective: float) -> Tensor:
+    """This process's loss of SupCon over the views and labels of every gathered process (each view gathered in rank
+    order, as one process would hold the concatenated batch; in one process, the plain SupCon): the terms of its own
+    rows' anchors (or, with local gradients, of every process's), turned into its loss by `processes.mean` over the
+    anchors counted across all processes. `classes` maps the gathered labels to SupCon classes (e.g.
+    `instance_labels`, which must see every process's labels to stay unique)."""
     gathered = [processes.gather(view) for view in views]
-    offset, total = gathered[0][1], gathered[0][0].size(0)
+    total = gathered[0][0].size(0)
     all_labels = processes.gather(labels)[0]
     if classes is not None:
         all_labels = classes(all_labels)
-    own = offset + torch.arange(labels.size(0), device=labels.device)
-    local = all_labels[own].repeat(len(views))
-    all_labels = all_labels.repeat(len(views))
+    queries = [processes.queries(view, offset, rows) for view, (rows, offset) in zip(views, gathered)]
+    own = queries[0][1] + torch.arange(queries[0][0].size(0), device=labels.device)
     self_columns = torch.cat([own + view * total for view in range(len(views))])
-    loss = supcon(torch.cat(views), local, candidates=torch.cat([g for g, _ in gathered]),
-                  candidate_labels=all_labels, self_columns=self_columns, reduction="sum", **objective)
-    return processes.mean(loss, anchors_with_positives(all_labels))
+    options = {"anchors_without_positive": anchors_without_positive, "contrast_mode": contrast_mode,
+               "num_views": len(views)}
+    loss = supcon(torch.cat([rows for rows, _ in queries]), all_labels[own].repeat(len(views)),
+                  candidates=torch.cat([rows for rows, _ in gathered]), candidate_labels=all_labels.repeat(len(views)),
+                  self_columns=self_columns, reduction="sum", **options, **objective)
+    return processes.mean(loss, supcon_anchor_count(all_labels.repeat(len(views)), **options))
 
 
 class SupConLoss(AutocastReplay, nn.Module):
@@ -83,7 +103,9 @@ class SupConLoss(AutocastReplay, nn.Module):
         model (`SentenceTransformer`): the model to train.
         temperature, base_temperature, num_views: see `SupConSettings`.
         mini_batch_size: gradient caching, see `GradCacheSettings`.
-        gather_across_devices: the views and labels of every process are candidates under DDP, see `GatherSettings`.
+        anchors_without_positive, contrast_mode: the reference code's mean and anchors, see `SupConSettings`.
+        gather_across_devices, gather_gradients: the views and labels of every process are candidates under DDP,
+            see `GatherSettings`.
 
     References:
         - Supervised Contrastive Learning: https://arxiv.org/abs/2004.11362
@@ -114,11 +136,16 @@ class SupConLoss(AutocastReplay, nn.Module):
 
     def __init__(self, model: SentenceTransformer, temperature: float = SupConSettings.temperature,
                  base_temperature: float = SupConSettings.base_temperature, num_views: int = SupConSettings.num_views,
+                 anchors_without_positive: str = SupConSettings.anchors_without_positive,
+                 contrast_mode: str = SupConSettings.contrast_mode,
                  mini_batch_size: int | None = SupConSettings.mini_batch_size,
-                 gather_across_devices: bool = SupConSettings.gather_across_devices) -> None:
+                 gather_across_devices: bool = SupConSettings.gather_across_devices,
+                 gather_gradients: str = SupConSettings.gather_gradients) -> None:
         super().__init__()
         adopt(self, SupConSettings(temperature=temperature, base_temperature=base_temperature, num_views=num_views,
-                                   mini_batch_size=mini_batch_size, gather_across_devices=gather_across_devices))
+                                   anchors_without_positive=anchors_without_positive, contrast_mode=contrast_mode,
+                                   mini_batch_size=mini_batch_size, gather_across_devices=gather_across_devices,
+                                   gather_gradients=gather_gradients))
         use_gradient_cache(self, mini_batch_size)
         self.model = model
 
@@ -142,8 +169,10 @@ class SupConLoss(AutocastReplay, nn.Module):
 
     def compute_loss_from_embeddings(self, views: list[Tensor], labels: Tensor) -> Tensor:
         """SupCon over all views of all examples, the labels repeated per view (of every process, gathered)."""
-        return gathered_supcon(views, labels.to(views[0].device).view(-1), CrossProcess(self.gather_across_devices),
-                               temperature=self.temperature, base_temperature=self.base_temperature)
+        return gathered_supcon(views, labels.to(views[0].device).view(-1), CrossProcess.of(self),
+                               anchors_without_positive=self.anchors_without_positive,
+                               contrast_mode=self.contrast_mode, temperature=self.temperature,
+                               base_temperature=self.base_temperature)
 
     def get_config_dict(self) -> dict[str, Any]:
         return describe(self, SupConSettings)

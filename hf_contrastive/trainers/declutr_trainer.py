@@ -6,6 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
+import torch
 from sentence_transformers import SentenceTransformer
 from transformers import TrainerCallback
 
@@ -13,6 +14,7 @@ from ..data.collators import DeCLUTRDataCollator
 from ..data.spans import SpanSettings
 from ..data.transforms import prepare_documents
 from ..losses.declutr import DeCLUTRLoss
+from ..optimization import LegacyAdamW, slanted_triangular_schedule
 from ..settings import settings_values
 from .base_trainer import ContrastiveTrainer
 from .declutr_config import DeCLUTRConfig
@@ -37,7 +39,9 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     Each document is tokenized once with the model's tokenizer; documents shorter than
     `num_anchors * max_span_len * 2` tokens are dropped (and counted in the log) or, with `strict_length`, rejected.
     Every epoch, the collator samples `num_anchors` anchor spans and `num_positives` positive spans per anchor from
-    each document; `DeCLUTRLoss` (NT-Xent + MLM on the masked anchors) trains on them.
+    each document; `DeCLUTRLoss` (NT-Xent + MLM on the masked anchors) trains on them. The config's `lr_schedule` and
+    `adam_correct_bias` give the original's schedule and optimizer through the Trainer's own `create_scheduler` and
+    optimizer choice (`DeCLUTRConfig(**ORIGINAL_DECLUTR)` for all of the original's optimization).
 
     Example:
         >>> args = DeCLUTRConfig(output_dir="out", min_span_len=32, max_span_len=128)
@@ -74,3 +78,24 @@ class DeCLUTRTrainer(ContrastiveTrainer):
         collator = super().get_data_collator(model, args, processing_class)
         spans = SpanSettings(**settings_values(args, SpanSettings))
         return dataclasses.replace(collator, spans=spans, seed=args.seed)
+
+    def create_scheduler(self, num_training_steps: int,
+                         optimizer: torch.optim.Optimizer | None = None) -> torch.optim.lr_scheduler.LRScheduler:
+        """The Trainer's schedule (`lr_scheduler_type`), or with `lr_schedule="slanted_triangular"` the original's
+        (`slanted_triangular_schedule` over the `num_training_steps` updates, `lr_scheduler_kwargs` passed on)."""
+        if self.args.lr_schedule != "slanted_triangular" or self.lr_scheduler is not None:
+            return super().create_scheduler(num_training_steps, optimizer)
+        self.lr_scheduler = slanted_triangular_schedule(optimizer or self.optimizer, num_training_steps,
+                                                        **(self.args.lr_scheduler_kwargs or {}))
+        self._created_lr_scheduler = True  # re-created, as the Trainer's own, when `train` is called again
+        return self.lr_scheduler
+
+    def get_optimizer_cls_and_kwargs(self, args: DeCLUTRConfig, model: Any = None) -> tuple[Any, dict[str, Any]]:
+        """The Trainer's optimizer (its parameter groups: weight decay off for biases and LayerNorm, the loss's MLM
+        head included), or with `adam_correct_bias=False` the original's `LegacyAdamW` without bias correction over
+        the same groups, learning rate, betas and epsilon."""
+        optimizer_cls, kwargs = super().get_optimizer_cls_and_kwargs(args, model)
+        if args.adam_correct_bias:
+            return optimizer_cls, kwargs
+        kwargs = {key: value for key, value in kwargs.items() if key != "fused"}  # torch's AdamW's own switch
+        return LegacyAdamW, {**kwargs, "correct_bias": False}

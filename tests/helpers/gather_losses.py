@@ -45,56 +45,56 @@ CLASSES = torch.tensor([0, 1, 0, 2, 1, 1, 2, 3])  # class 3 has one member: an a
 LONELY = torch.tensor([0, 1, 2, 3, 5, 5, 6, 6])  # no anchor of rank 0 has a positive anywhere
 ONE_SIDED = torch.tensor([0, 1, 0, 1, -1, -1, -1, -1])  # rank 0 has no unlabelled row
 LABELLED = torch.tensor([0, 1, 0, 1, 1, 0, 1, 0])  # no unlabelled row anywhere
+SUPCON_OPTIONS = {"zero": {"anchors_without_positive": "zero"}, "one": {"contrast_mode": "one", "num_views": 2},
+                  "zero+one": {"anchors_without_positive": "zero", "contrast_mode": "one"}}
 
 
-def build_losses(model_dir, gather):
+def build_losses(model_dir, gather, gradients="full"):
     """Every objective, each on its own model in eval mode (no dropout, so that the processes and the single process
-    see the same embeddings), with `(loss, inputs(rows))`. Uneven SFT rows and SupCon anchors without positives
-    check that the mean is taken over all processes' terms."""
+    see the same embeddings), with `(loss, inputs(rows))`, gathering with `gradients` (`gather_gradients`). Uneven SFT
+    rows and SupCon anchors without positives check that the mean is taken over all processes' terms."""
     losses = {}
+    on = {"gather_across_devices": gather, "gather_gradients": gradients}
     model = _model(model_dir).eval()
-    losses["simcse"] = (SimCSELoss(model, hard_negative_weight=0.7, gather_across_devices=gather), _columns(model, 3))
+    losses["simcse"] = (SimCSELoss(model, hard_negative_weight=0.7, **on), _columns(model, 3))
     model = _model(model_dir).eval()
-    losses["simcse+gradcache"] = (SimCSELoss(model, hard_negative_weight=0.7, gather_across_devices=gather,
-                                             mini_batch_size=3), _columns(model, 3))
+    losses["simcse+gradcache"] = (SimCSELoss(model, hard_negative_weight=0.7, mini_batch_size=3, **on),
+                                  _columns(model, 3))
     model = _model(model_dir, lora=True).eval()
-    losses["simcse+gradcache+lora"] = (SimCSELoss(model, mlp_only_train=True, gather_across_devices=gather,
-                                                  mini_batch_size=3), _columns(model, 2))
+    losses["simcse+gradcache+lora"] = (SimCSELoss(model, mlp_only_train=True, mini_batch_size=3, **on),
+                                       _columns(model, 2))
     model = _model(model_dir).eval()
-    losses["declutr"] = (DeCLUTRLoss(model, do_mlm=False, gather_across_devices=gather), _columns(model, 3))
+    losses["declutr"] = (DeCLUTRLoss(model, do_mlm=False, **on), _columns(model, 3))
     model = _model(model_dir).eval()
-    losses["supcon"] = (SupConLoss(model, num_views=2, gather_across_devices=gather), _labelled(model, CLASSES))
+    losses["supcon"] = (SupConLoss(model, num_views=2, **on), _labelled(model, CLASSES))
     model = _model(model_dir).eval()
-    losses["supcon+gradcache"] = (SupConLoss(model, gather_across_devices=gather, mini_batch_size=3),
-                                  _labelled(model, CLASSES))
+    losses["supcon+gradcache"] = (SupConLoss(model, mini_batch_size=3, **on), _labelled(model, CLASSES))
+    for option, options in SUPCON_OPTIONS.items():  # one view: class 3 has an anchor without positive, rank 0 of
+        for name, labels in (("", CLASSES), ("+no-positive-on-one-process", LONELY)):  # LONELY only such anchors
+            model = _model(model_dir).eval()
+            losses[f"supcon+{option}{name}"] = (SupConLoss(model, **options, **on), _labelled(model, labels))
+    sft = {"num_labels": 2, "reference": "copy", "classifier_dropout": 0.0, **on}
     model = _model(model_dir)
-    sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0,
-                             gather_across_devices=gather)
-    losses["sft"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
+    losses["sft"] = (SFTContrastiveLoss(model, **sft), _labelled(_drifted(model).eval(), UNEVEN))
     model = _model(model_dir)
-    sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, contrastive_rows="unlabelled",
-                             gather_across_devices=gather)
-    losses["sft+unlabelled-rows"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
+    losses["sft+unlabelled-rows"] = (SFTContrastiveLoss(model, contrastive_rows="unlabelled", **sft),
+                                     _labelled(_drifted(model).eval(), UNEVEN))
     model = _model(model_dir)
-    sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, contrastive="supcon",
-                             gather_across_devices=gather)
-    losses["sft+supcon"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
+    losses["sft+supcon"] = (SFTContrastiveLoss(model, contrastive="supcon", **sft),
+                            _labelled(_drifted(model).eval(), UNEVEN))
     for negatives in ("fine_tuned", "both"):  # the fine-tuned candidates of every process, with their gradients
         for name, kwargs in (("", {}), ("+gradcache", dict(mini_batch_size=3))):
             model = _model(model_dir)
-            sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, negatives=negatives,
-                                     gather_across_devices=gather, **kwargs)
-            losses[f"sft+{negatives}{name}"] = (sft, _labelled(_drifted(model).eval(), UNEVEN))
+            losses[f"sft+{negatives}{name}"] = (SFTContrastiveLoss(model, negatives=negatives, **kwargs, **sft),
+                                                _labelled(_drifted(model).eval(), UNEVEN))
     model = _model(model_dir).eval()
-    losses["supcon+no-positive-on-one-process"] = (SupConLoss(model, gather_across_devices=gather),
-                                                   _labelled(model, LONELY))
+    losses["supcon+no-positive-on-one-process"] = (SupConLoss(model, **on), _labelled(model, LONELY))
     for contrastive, negatives in (("info_nce", "reference"), ("info_nce", "fine_tuned"), ("supcon", "reference")):
         for name, labels in (("no-rows-on-one-process", ONE_SIDED), ("no-rows-anywhere", LABELLED)):
             model = _model(model_dir)  # a process (or every process) without contrastive rows
-            sft = SFTContrastiveLoss(model, num_labels=2, reference="copy", classifier_dropout=0.0, negatives=negatives,
-                                     contrastive=contrastive, contrastive_rows="unlabelled",
-                                     gather_across_devices=gather)
-            losses[f"sft+{contrastive}+{negatives}+{name}"] = (sft, _labelled(_drifted(model).eval(), labels))
+            loss = SFTContrastiveLoss(model, negatives=negatives, contrastive=contrastive, contrastive_rows="unlabelled",
+                                      **sft)
+            losses[f"sft+{contrastive}+{negatives}+{name}"] = (loss, _labelled(_drifted(model).eval(), labels))
     return losses
 
 

@@ -47,12 +47,14 @@ def naive_nt_xent(anchors, positives, temperature) -> float:
     return sum(losses) / len(losses)
 
 
-def naive_supcon(embeddings, labels, temperature, base_temperature) -> float:
-    """Khosla et al. eq. 2 anchor by anchor; anchors without a positive are left out of the mean."""
+def naive_supcon(embeddings, labels, temperature, base_temperature, anchors_without_positive="exclude") -> float:
+    """Khosla et al. eq. 2 anchor by anchor; an anchor without a positive is left out of the mean (`exclude`) or
+    counted as 0 (`zero`)."""
     terms = []
     for i in range(len(embeddings)):
         positives = [p for p in range(len(embeddings)) if p != i and labels[p] == labels[i]]
         if not positives:
+            terms += [0.0] if anchors_without_positive == "zero" else []
             continue
         denominator = sum(math.exp(cos(embeddings[i], embeddings[a]) / temperature)
                           for a in range(len(embeddings)) if a != i)

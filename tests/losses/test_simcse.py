@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-from hf_contrastive.data.masking import IGNORE_INDEX, mask_tokens
+from hf_contrastive.data.masking import IGNORE_INDEX
+from hf_contrastive.distributed import loss_parameters
 from hf_contrastive.losses import SimCSELoss, info_nce
 
 
@@ -63,32 +64,107 @@ def test_mlp_only_train_lives_in_the_loss(model, sentences):
     assert loss(batch).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_mlm_component_is_masked_lm_cross_entropy(model, sentences):
-    model.train()  # the MLM term is a training-time term; dropout off so the reference forward matches
+def without_dropout(model):
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
-    loss = SimCSELoss(model, do_mlm=True, mlm_weight=0.1)
-    batch = features(model, sentences[:8])
-    torch.manual_seed(5)
-    out = loss([batch])
+    return model
+
+
+def record_masking(loss):
+    """The (masked features, labels) of every batch the loss's MLM term masks."""
+    masked = []
+    original = loss.mlm.mask
+
+    def mask(model, features):
+        result = original(model, features)
+        masked.append(result)
+        return result
+
+    loss.mlm.mask = mask
+    return masked
+
+
+def padded(ids, width, pad=0):
+    return torch.nn.functional.pad(ids, (0, width - ids.size(1)), value=pad)
+
+
+MLM_CASES = {"unsupervised-all": (1, "all"), "unsupervised-first": (1, "first"), "triplets-all": (3, "all"),
+             "triplets-first": (3, "first")}
+
+
+@pytest.mark.parametrize("columns,mlm_columns", MLM_CASES.values(), ids=MLM_CASES.keys())
+@pytest.mark.parametrize("mlm_decoder", ["untied", "tied"])
+def test_mlm_masks_the_chosen_texts_and_equals_a_naive_cross_entropy(model, sentences, columns, mlm_columns,
+                                                                      mlm_decoder):
+    without_dropout(model).train()  # the MLM term is a training-time term; no dropout, so naive forwards match
+    loss = SimCSELoss(model, do_mlm=True, mlm_weight=0.1, mlm_probability=0.5, mlm_columns=mlm_columns,
+                      mlm_decoder=mlm_decoder)
+    encoder = model.transformers_model
+    if mlm_decoder == "untied":  # a parameter of its own, a copy of the input embeddings: move it away from them
+        assert loss.mlm.decoder is not encoder.get_input_embeddings().weight
+        assert torch.equal(loss.mlm.decoder, encoder.get_input_embeddings().weight)
+        with torch.no_grad():
+            loss.mlm.decoder.add_(torch.randn(loss.mlm.decoder.shape, generator=torch.Generator().manual_seed(2)))
+    else:
+        assert loss.mlm.decoder is None
+    batch = [features(model, sentences[8 * i: 8 * i + 8]) for i in range(columns)]
+    masked = record_masking(loss)
+    out = loss(batch)
     assert set(out) == {"contrastive", "mlm"}
 
-    tokenizer, encoder = model.tokenizer, model.transformers_model
-    special = torch.tensor(tokenizer.all_special_ids)
-    maskable = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], special)
-    torch.manual_seed(5)
-    masked, labels = mask_tokens(batch["input_ids"], maskable, mask_token_id=tokenizer.mask_token_id,
-                                 vocab_size=encoder.get_input_embeddings().num_embeddings)
-    hidden = encoder(input_ids=masked, attention_mask=batch["attention_mask"]).last_hidden_state
+    # Which texts were masked: unsupervised, the text twice (`all`, two independent masks) or once; supervised,
+    # every column (`all`) or the first; each row keeps its original ids where nothing was chosen.
+    if mlm_columns == "first":
+        texts = [batch[0]["input_ids"]]
+    elif columns == 1:
+        texts = [batch[0]["input_ids"]] * 2
+    else:
+        texts = [column["input_ids"] for column in batch]
+    (masked_features, labels), = masked  # one forward of the texts padded together
+    width = masked_features["input_ids"].size(1)
+    original = torch.cat([padded(ids, width) for ids in texts])
+    assert masked_features["input_ids"].shape == original.shape
+    chosen = labels != IGNORE_INDEX
+    assert torch.equal(labels[chosen], original[chosen])
+    assert torch.equal(masked_features["input_ids"][~chosen], original[~chosen])
+    special = torch.tensor(model.tokenizer.all_special_ids)
+    assert not (chosen & (torch.isin(original, special) | ~masked_features["attention_mask"].bool())).any()
+    if columns == 1 and mlm_columns == "all":
+        first, second = chosen.chunk(2)
+        assert not torch.equal(first, second), "the two copies are masked independently"
+
+    # The MLM term: one cross-entropy over every masked token, from a plain forward of the masked ids.
+    hidden = encoder(input_ids=masked_features["input_ids"],
+                     attention_mask=masked_features["attention_mask"]).last_hidden_state
     head = loss.mlm.head
-    logits = F.linear(head.layer_norm(F.gelu(head.dense(hidden))), encoder.get_input_embeddings().weight, head.bias)
+    decoder = encoder.get_input_embeddings().weight if mlm_decoder == "tied" else loss.mlm.decoder
+    logits = F.linear(head.layer_norm(F.gelu(head.dense(hidden))), decoder, head.bias)
     expected = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
-    assert (labels != IGNORE_INDEX).any()
     assert out["mlm"].item() == pytest.approx(0.1 * expected.item(), rel=1e-5)
-    assert not torch.isin(masked[~maskable], torch.tensor([tokenizer.mask_token_id])).any()
     model.eval()
-    assert isinstance(loss([batch]), torch.Tensor), "no MLM term in eval mode"
+    assert isinstance(loss(batch), torch.Tensor), "no MLM term in eval mode"
+
+
+def test_untied_decoder_trains_apart_from_the_input_embeddings(model, sentences):
+    without_dropout(model).train()
+    loss = SimCSELoss(model, do_mlm=True, mlm_probability=0.5)
+    assert loss.mlm_decoder == "untied" and loss.mlm_columns == "all", "the original's defaults"
+    assert any(p is loss.mlm.decoder for p in loss_parameters(loss, model)), "saved and synchronised as the loss's"
+    embeddings = model.transformers_model.get_input_embeddings().weight
+    loss([features(model, sentences[:8])])["mlm"].backward()
+    assert loss.mlm.decoder.grad is not None and loss.mlm.decoder.grad.abs().sum() > 0
+    tied = SimCSELoss(model, do_mlm=True, mlm_probability=0.5, mlm_decoder="tied")
+    embeddings.grad = None
+    loss.mlm.decoder.grad = None
+    torch.manual_seed(0)
+    loss([features(model, sentences[:8])])["mlm"].backward()
+    input_side_only = embeddings.grad.clone()
+    embeddings.grad = None
+    tied.mlm.head.load_state_dict(loss.mlm.head.state_dict())
+    torch.manual_seed(0)
+    tied([features(model, sentences[:8])])["mlm"].backward()
+    assert not torch.allclose(embeddings.grad, input_side_only), "tied: the MLM term also trains them as decoder"
 
 
 def test_config_dict_and_citation(model):
@@ -99,7 +175,10 @@ def test_config_dict_and_citation(model):
 
 
 @pytest.mark.parametrize("kwargs,field", [({"temperature": 0.0}, "temperature"), ({"temperature": -1}, "temperature"),
-                                          ({"mlm_weight": -0.1}, "mlm_weight")])
+                                          ({"mlm_weight": -0.1}, "mlm_weight"),
+                                          ({"mlm_columns": "second"}, "`mlm_columns` must be one of .* got 'second'"),
+                                          ({"mlm_decoder": "shared"}, "`mlm_decoder` must be one of .* got 'shared'"),
+                                          ({"gather_gradients": "some"}, "`gather_gradients` must be one of")])
 def test_bad_hyperparameters_name_the_field(model, kwargs, field):
     with pytest.raises(ValueError, match=field):
         SimCSELoss(model, **kwargs)

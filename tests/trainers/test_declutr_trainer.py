@@ -4,8 +4,13 @@ import pytest
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from transformers import TrainerCallback
 
 from hf_contrastive import DeCLUTRConfig, DeCLUTRTrainer
+from hf_contrastive.distributed import loss_parameters
+from hf_contrastive.optimization import LegacyAdamW
+from hf_contrastive.trainers.declutr_config import ORIGINAL_DECLUTR
+from tests.helpers.allennlp import allennlp_learning_rates
 from tests.helpers.training import assert_all_changed, sts_dev, trainable
 
 
@@ -38,6 +43,49 @@ def test_trains_every_parameter_logs_both_terms_and_reloads(tiny_encoder_dir, do
     trainer.model.eval()
     assert torch.equal(SentenceTransformer(args.output_dir).encode(texts, convert_to_tensor=True),
                        trainer.model.encode(texts, convert_to_tensor=True))
+
+
+class LearningRates(TrainerCallback):
+    """The learning rate of every parameter group at each optimizer step."""
+
+    def __init__(self):
+        self.used = []
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+        self.used.append([group["lr"] for group in optimizer.param_groups])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lr_scheduler_kwargs": {"cut_frac": 0.25, "ratio": 8}}])
+def test_the_originals_optimizer_and_schedule(tiny_encoder_dir, documents, tmp_path, quiet_args, kwargs):
+    """`DeCLUTRConfig(**ORIGINAL_DECLUTR)` (fp16 off on CPU): transformers 3.0's AdamW without bias correction over the
+    Trainer's parameter groups (the MLM head included), and allennlp's slanted triangular learning rate at each
+    update, over 2 epochs of 4 updates."""
+    args = make_args(tmp_path, quiet_args, num_train_epochs=2, **{**ORIGINAL_DECLUTR, "fp16": False, **kwargs})
+    trainer = DeCLUTRTrainer(model=tiny_encoder_dir, args=args, train_dataset=documents)
+    rates = LearningRates()
+    trainer.add_callback(rates)
+    before = trainable(trainer)
+    trainer.train()
+    assert_all_changed(before, trainer)
+    optimizer = getattr(trainer.optimizer, "optimizer", trainer.optimizer)  # inside accelerate's wrapper
+    assert type(optimizer) is LegacyAdamW
+    assert {(g["correct_bias"], g["eps"], g["weight_decay"]) for g in optimizer.param_groups} == {
+        (False, 1e-6, 0.1), (False, 1e-6, 0.0)}
+    optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert {id(p) for p in loss_parameters(trainer.loss, trainer.model)} <= optimized
+    schedule = {"cut_frac": 0.1, "ratio": 32, **kwargs.get("lr_scheduler_kwargs", {})}
+    expected = allennlp_learning_rates(2, len(rates.used) // 2, **schedule)
+    assert len(rates.used) == 8
+    for group in range(len(optimizer.param_groups)):
+        assert [used[group] for used in rates.used] == pytest.approx([1e-3 * rate for rate in expected], rel=1e-9)
+
+
+def test_the_default_optimization_is_the_trainers(tiny_encoder_dir, documents, tmp_path, quiet_args):
+    args = make_args(tmp_path, quiet_args, max_steps=1, warmup_steps=DeCLUTRConfig.warmup_steps)
+    trainer = DeCLUTRTrainer(model=tiny_encoder_dir, args=args, train_dataset=documents)
+    trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    assert type(trainer.optimizer) is torch.optim.AdamW
+    assert trainer.lr_scheduler.get_last_lr()[0] == 0.0, "linear warm-up from 0"
 
 
 def test_spans_are_resampled_every_epoch(tiny_encoder_dir, documents, tmp_path, quiet_args):
@@ -89,6 +137,12 @@ def test_sts_dev_evaluation(tiny_encoder_dir, documents, sentences, tmp_path, qu
     ({"temperature": -0.1}, "`temperature` must be > 0, got -0.1"),
     ({"per_device_train_batch_size": 1, "num_anchors": 1}, "at least 2 anchors"),
     ({"dataloader_num_workers": 2, "dataloader_persistent_workers": True}, "persistent_workers=True` keeps"),
+    ({"lr_schedule": "slanted"}, "`lr_schedule` must be one of .* got 'slanted'"),
+    ({"lr_schedule": "slanted_triangular", "lr_scheduler_kwargs": {"cut_frac": 0.1, "warmup": 3}},
+     "take `cut_frac` and `ratio`, got warmup=3"),
+    ({"lr_schedule": "slanted_triangular", "lr_scheduler_kwargs": {"ratio": 0}}, r"`lr_scheduler_kwargs\['ratio'\]`"),
+    ({"adam_correct_bias": False, "optim": "sgd"}, "`optim` must be 'adamw_torch' or 'adamw_torch_fused', got 'sgd'"),
+    ({"gather_gradients": "partial"}, "`gather_gradients` must be one of .* got 'partial'"),
 ])
 def test_config_errors(tmp_path, quiet_args, kwargs, message):
     with pytest.raises(ValueError, match=message):
