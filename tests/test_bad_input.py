@@ -17,7 +17,7 @@ import hf_contrastive
 from hf_contrastive import (DataError, DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
                             SimCSEConfig, SimCSETrainer)
 from hf_contrastive.cli import ConfigError, build_parser, eval_stsb, train_from_config
-from hf_contrastive.evaluation.sts import load_sts_task
+from hf_contrastive.evaluation.sts_suite import load_sts_task
 from tests.conftest import SENTENCES
 
 S = SENTENCES[:8]
