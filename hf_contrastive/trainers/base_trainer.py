@@ -15,10 +15,10 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..errors import NonFiniteLossError
 from ..data.checks import check_all_texts
-from ..evaluation.results import evaluation_results
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..hub.card import write_card
-from ..hub.card_data import CardData, card_data_from_trainer, history_summary, keep_local_paths_private
+from ..hub.card_data import (CardData, card_data_from_trainer, history_summary, keep_local_paths_private,
+                              set_evaluation)
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..losses.mlm import unwrap
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
@@ -293,10 +293,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         `evaluation` (a suite result, a list of suite results — e.g. the STS and transfer suites' — or a list of
         `huggingface_hub.EvalResult`) as its model-index and `base_evaluation` (the same for the base model) beside
         it."""
-        results, aggregation = evaluation_results(evaluation)
-        card = card_data_from_trainer(self, release=release, model_id=model_id, eval_results=results,
-                                      aggregation=aggregation)
-        card.base_scores = {r.dataset_name: r.metric_value for r in evaluation_results(base_evaluation)[0]}
+        card = card_data_from_trainer(self, release=release, model_id=model_id)
+        set_evaluation(card, evaluation, base_evaluation)
         card.base_model = base_model or card.base_model
         return card
 
