@@ -32,6 +32,7 @@ _EXPORTS = {
     "load_stsb": "hf_contrastive.evaluation.sts",
     "read_sts_file": "hf_contrastive.evaluation.sts",
     "evaluate_sts_suite": "hf_contrastive.evaluation.sts_suite",
+    "evaluate_transfer_suite": "hf_contrastive.evaluation.transfer",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from .errors import DataError, NonFiniteLossError
     from .evaluation.sts import STSEvaluator, load_stsb, read_sts_file
     from .evaluation.sts_suite import evaluate_sts_suite
+    from .evaluation.transfer import evaluate_transfer_suite
     from .losses.declutr import DeCLUTRLoss
     from .losses.sft_contrastive import SFTContrastiveLoss
     from .losses.simcse import SimCSELoss

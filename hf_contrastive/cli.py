@@ -246,32 +246,42 @@ def eval_stsb(args: argparse.Namespace) -> None:
 
     from .evaluation.sts_suite import evaluate_sts_data, load_stsb_sets
 
-    if args.sts_dir or args.tasks:
-        raise ValueError("`--sts-dir` and `--tasks` apply to `--suite sts` only.")
+    if args.sts_dir or args.transfer_dir or args.tasks or args.max_train_rows is not None:
+        raise ValueError("`--sts-dir`, `--transfer-dir`, `--tasks` and `--max-train-rows` apply to `--suite` only.")
     data = load_stsb_sets(["dev", "test"] if args.splits is None else args.splits, args.sts_file)
     result = evaluate_sts_data(SentenceTransformer(args.model), data)
     print(f"\n{args.model}: Spearman (cosine) x 100")
     print(result.table(average=False))
 
 
-def eval_suite(args: argparse.Namespace) -> None:
-    """`hf-contrastive eval MODEL --suite sts`: the STS suite's table (every task's data is loaded before the model)."""
-    from sentence_transformers import SentenceTransformer
+def check_suite_arguments(suites: list[str], args: argparse.Namespace) -> None:
+    """`--sts-dir` goes with the STS suite, `--transfer-dir` and `--max-train-rows` with the transfer suite."""
+    if args.sts_dir and "sts" not in suites:
+        raise ValueError("`--sts-dir` applies to the `sts` suite only.")
+    if (args.transfer_dir or args.max_train_rows is not None) and "transfer" not in suites:
+        raise ValueError("`--transfer-dir` and `--max-train-rows` apply to the `transfer` suite only.")
 
-    from .evaluation.sts_suite import evaluate_sts_data, load_sts_suite
+
+def eval_suite(args: argparse.Namespace) -> None:
+    """`hf-contrastive eval MODEL --suite sts transfer`: each suite's table (every task's data is loaded before the
+    model)."""
+    from .evaluation.suites import evaluate_suites, load_suites
 
     if args.sts_file or args.splits is not None:
-        raise ValueError("`--sts-file` and `--splits` do not apply to `--suite sts` (use `--sts-dir` and `--tasks`).")
-    data = load_sts_suite(args.tasks, data_dir=args.sts_dir)
-    result = evaluate_sts_data(SentenceTransformer(args.model), data)
-    print(f"\n{args.model}: STS suite, Spearman (cosine) x 100")
-    print(result.table())
+        raise ValueError("`--sts-file` and `--splits` do not apply to `--suite` (use `--sts-dir`, `--transfer-dir` and "
+                         "`--tasks`).")
+    check_suite_arguments(args.suite, args)
+    data = load_suites(args.suite, args.tasks, sts_dir=args.sts_dir, transfer_dir=args.transfer_dir)
+    for result in evaluate_suites(args.model, data, max_train_rows=args.max_train_rows):
+        print(f"\n{args.model}: {result.title}")
+        print(result.table())
 
 
 def push_model(args: argparse.Namespace):
     """`hf-contrastive push`: the release is written to MODEL_DIR/release (with MODEL_DIR's classifier/ and its
-    hf_contrastive card re-rendered for the release, if any), then uploaded in one commit. The token comes from
-    `HF_TOKEN` or `hf auth login`, never from the command line."""
+    hf_contrastive card re-rendered for the release, if any; with `--evaluate`, the card carries the suites' scores
+    of the release and of its base model), then uploaded in one commit. The token comes from `HF_TOKEN` or
+    `hf auth login`, never from the command line."""
     import shutil
 
     from sentence_transformers import SentenceTransformer
@@ -284,18 +294,22 @@ def push_model(args: argparse.Namespace):
         raise ValueError(f"{args.model_dir} is not a saved SentenceTransformer folder (no modules.json).")
     classifier = os.path.join(args.model_dir, CLASSIFIER_FOLDER)
     card_path = os.path.join(args.model_dir, CARD_DATA_FILE)
+    card = None  # a model not saved by hf_contrastive keeps sentence-transformers' card
+    if os.path.isfile(card_path):
+        with open(card_path, encoding="utf-8") as file:
+            card = card_from_json(file.read())
+        card.base_model = args.base_model or card.base_model
+    if args.evaluate:
+        evaluate_release(args, card)
 
     def extras(folder: str) -> None:
         """The SFT head, and the card of the training run (kept in card_data.json) re-rendered for this release."""
         if os.path.isdir(classifier):
             shutil.copytree(classifier, os.path.join(folder, CLASSIFIER_FOLDER))
-        if not os.path.isfile(card_path):
-            return  # a model not saved by hf_contrastive keeps sentence-transformers' card
-        with open(card_path, encoding="utf-8") as file:
-            card = card_from_json(file.read())
+        if card is None:
+            return
         card.release = "adapters" if args.adapter_only and card.lora else "merged"
         card.model_id = card.model_name = args.repo_id
-        card.base_model = args.base_model or card.base_model
         if card.curve and os.path.isfile(os.path.join(args.model_dir, card.curve["file"])):
             shutil.copy(os.path.join(args.model_dir, card.curve["file"]), folder)
         write_card(folder, card)
@@ -308,6 +322,34 @@ def push_model(args: argparse.Namespace):
                         commit_message=args.commit_message, retry_hint=command, timeout=args.timeout)
 
 
+def evaluate_release(args: argparse.Namespace, card) -> None:
+    """`push --evaluate sts transfer`: the suites' scores of MODEL_DIR, and of the card's base model when it loads,
+    into the card (model-index, evaluation table with the change)."""
+    from .evaluation.suites import evaluate_with_base, load_suites
+    from .hub.card_data import set_evaluation
+
+    if card is None:
+        raise ValueError(f"`--evaluate` puts the scores in hf_contrastive's model card, and {args.model_dir} has none "
+                         "(card_data.json); use `hf-contrastive eval` for a model saved otherwise.")
+    check_suite_arguments(args.evaluate, args)
+    data = load_suites(args.evaluate, args.tasks, sts_dir=args.sts_dir, transfer_dir=args.transfer_dir)
+    set_evaluation(card, *evaluate_with_base(args.model_dir, card.base_model, data, max_train_rows=args.max_train_rows))
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """The suites' data and settings, for `eval --suite` and `push --evaluate`."""
+    parser.add_argument("--sts-dir", help="STS suite: a folder with one file per task named after it (sts12.tsv ... "
+                                          "sts16.tsv, stsbenchmark.tsv, sickr.tsv; .csv/.jsonl, optionally .gz, also "
+                                          "work).")
+    parser.add_argument("--transfer-dir", help="Transfer suite: a folder with one file per task named after it "
+                                               "(mr.tsv.gz, cr, subj, mpqa, trec, sst2, mrpc), in SentEval's format as "
+                                               "in the repository's benchmarks/data/senteval/.")
+    parser.add_argument("--tasks", nargs="+", help="The tasks of the suites to evaluate (default: all).")
+    parser.add_argument("--max-train-rows", type=int, help="Transfer suite: fit SST-2 (and any train split this "
+                                                           "large) on a stratified sample of this many train rows: "
+                                                           "faster, not the papers' protocol.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-contrastive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -318,19 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", help="Overrides the config's output_dir.")
     train.add_argument("--resume", action="store_true",
                        help="Go on from the latest complete checkpoint in the output dir (after a killed run).")
-    evaluate = commands.add_parser("eval", help="STS evaluation (Spearman of cosine x 100) of a model.")
+    evaluate = commands.add_parser("eval", help="Evaluate a model: STS-B (Spearman of cosine x 100), or the STS and "
+                                                "transfer suites.")
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")
     evaluate.add_argument("--sts-file", action="append", default=[],
                           help="Extra STS file(s) (TSV/CSV/JSONL with sentence1, sentence2, score).")
     evaluate.add_argument("--splits", nargs="*", default=None, choices=["dev", "test"],
                           help="STS-B splits to evaluate (shipped with the package; default: dev test).")
-    evaluate.add_argument("--suite", choices=["sts"],
-                          help="Evaluate a suite instead: `sts` = STS12-16, STSBenchmark, SICK-R test sets (from the "
-                               "Hub at mteb's pinned revisions, or --sts-dir), and their average.")
-    evaluate.add_argument("--sts-dir", help="With --suite sts: a folder with one file per task named after it "
-                                            "(sts12.tsv ... sts16.tsv, stsbenchmark.tsv, sickr.tsv; .csv/.jsonl, "
-                                            "optionally .gz, also work).")
-    evaluate.add_argument("--tasks", nargs="+", help="With --suite sts: the tasks to evaluate (default: all seven).")
+    evaluate.add_argument("--suite", nargs="+", choices=["sts", "transfer"],
+                          help="Evaluate suites instead: `sts` = STS12-16, STSBenchmark, SICK-R test sets (from the "
+                               "Hub at mteb's pinned revisions, or --sts-dir), `transfer` = SentEval's MR, CR, SUBJ, "
+                               "MPQA, TREC, SST-2, MRPC (a logistic regression on the embeddings; --transfer-dir).")
+    add_suite_arguments(evaluate)
     push = commands.add_parser("push", help="Release a saved model to the Hub (LoRA merged unless --adapter-only).")
     push.add_argument("model_dir", help="A saved model folder (e.g. a trainer's output_dir).")
     push.add_argument("repo_id", help="Hub repository, e.g. user/my-model.")
@@ -342,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--commit-message", default="Release", help="Message of the commit.")
     push.add_argument("--timeout", type=float, help="Seconds each Hub request may wait (default: "
                                                     "HF_CONTRASTIVE_PUSH_TIMEOUT, else 120).")
+    push.add_argument("--evaluate", nargs="+", choices=["sts", "transfer"],
+                      help="Evaluate the release (and its base model, when it loads) with these suites; the card "
+                           "shows the scores and the change.")
+    add_suite_arguments(push)
     demo = commands.add_parser("demo", help="A few minutes of unsupervised SimCSE on all-MiniLM-L6-v2, offline.")
     demo.add_argument("--output-dir", default="hf-contrastive-demo")
     demo.add_argument("--max-steps", type=int, default=50)
