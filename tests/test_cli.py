@@ -229,7 +229,8 @@ def test_eval_prints_stsb_scores(tiny_encoder_dir, train_files, tmp_path, capsys
     _, sts = train_files
     assert main(["eval", str(tmp_path / "m"), "--splits", "dev", "--sts-file", str(sts)]) == 0
     out = capsys.readouterr().out
-    assert "stsb-dev" in out and "sts.tsv" in out and "stsb-test" not in out
+    assert "\nSTS-B dev " in out and "\nsts.tsv " in out and "STS-B test" not in out
+    assert "average" not in out and "Aggregation" not in out  # a dev split and a file: no average
 
 
 @pytest.mark.real_weights
@@ -245,7 +246,7 @@ def test_demo_trains_evaluates_and_releases(tmp_path, capsys):
     card = (release / "README.md").read_text()
     assert "hf-contrastive" in card and "simcse" in card and "model-index" in card
     assert card.count("type: cosine_spearman") == 2, "only the released model's scores go in the model-index"
-    after, before = (round(scores["spearman_x100"][when]["stsb-test"], 2) for when in ("after", "before"))
+    after, before = (round(scores["spearman_x100"][when]["stsb-test"], 4) for when in ("after", "before"))
     assert f"| {after:.2f} | {before:.2f} | {after - before:+.2f} |" in card, "the base model's score beside it"
     assert "**Average**" not in card, "no average of a dev and a test split"
     assert (release / "training_curve.png").is_file() and (release / ".eval_results" / "STS-B_test.yaml").is_file()

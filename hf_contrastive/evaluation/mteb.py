@@ -70,7 +70,7 @@ def run_mteb(model: Any, tasks: Sequence[str], data_dir: str | None = None,
     mteb = _import_mteb()
     local = data_dir is not None or bool(files)
     if local:
-        from .sts import load_sts_task
+        from .sts_suite import load_sts_task
 
         task_objects = []
         for name in tasks:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .card_data import CardData
+from .card_data import CardData, result_key
 from .plot import curve_png
 
 TEMPLATE = "model_card.md.j2"
@@ -25,8 +25,29 @@ CARD_DATA_FILE = "card_data.json"
 EVAL_RESULTS_FOLDER = ".eval_results"
 
 
-def _average(values: list[float]) -> float | None:
-    return sum(values) / len(values) if len(values) > 1 else None
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def is_hub_dataset(dataset_id: str | None) -> bool:
+    """Whether a model-index `dataset.type` names a Hub dataset (`org/name`) rather than a local-only one."""
+    return bool(dataset_id) and dataset_id.count("/") == 1
+
+
+def evaluation_rows(card: CardData) -> tuple[list[tuple[Any, float | None]], list[dict[str, Any]]]:
+    """The evaluation table: each result with the base model's value (or `None`), and the averages — one per group
+    of at least two results that share task type, metric and split (an average of dev and test, or of accuracy and
+    Spearman, means nothing), with the base model's average when it has every value of the group."""
+    rows = [(result, card.base_scores.get(result_key(result))) for result in card.eval_results]
+    groups: dict[tuple, list] = {}
+    for result, base in rows:
+        groups.setdefault((result.task_type, result.metric_type, result.dataset_split), []).append((result, base))
+    averaged = [group for group in groups.values() if len(group) > 1]
+    averages = [{"label": "Average" if len(groups) == 1 else f"Average ({group[0][0].metric_type})",
+                 "value": _mean([result.metric_value for result, _ in group]),
+                 "base": _mean([base for _, base in group]) if all(base is not None for _, base in group) else None}
+                for group in averaged]
+    return rows, averages
 
 
 def render_card(card: CardData) -> str:
@@ -42,23 +63,22 @@ def render_card(card: CardData) -> str:
     )
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                      keep_trailing_newline=True, autoescape=False)
+    environment.tests["hub_dataset"] = is_hub_dataset
     source = resources.files("hf_contrastive.model_cards").joinpath(TEMPLATE).read_text(encoding="utf-8")
-    values = [r.metric_value for r in card.eval_results]
-    with_base = [r for r in card.eval_results if r.dataset_name in card.base_scores]
-    one_split = len({r.dataset_split for r in card.eval_results}) == 1  # an average of dev and test means nothing
+    rows, averages = evaluation_rows(card)
     body = environment.from_string(source).render(
-        card=card, has_base=bool(with_base), average=_average(values) if one_split else None,
-        base_average=_average([card.base_scores[r.dataset_name] for r in with_base])
-        if one_split and len(with_base) == len(card.eval_results) else None,
-    )
+        card=card, rows=rows, averages=averages, has_base=any(base is not None for _, base in rows))
     body = re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
     return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
 
 
 def eval_results_files(card: CardData) -> dict[str, str]:
-    """`.eval_results/<dataset>.yaml` per result on a Hub dataset, in the Hub's evaluation-results format."""
-    files = {}
+    """`.eval_results/<dataset>.yaml` per Hub dataset (its results: splits, metrics), in the Hub's evaluation-results
+    format; results on local-only datasets stay in the model-index only."""
+    entries: dict[str, list] = {}
     for result in card.eval_results:
+        if not is_hub_dataset(result.dataset_type):
+            continue
         entry: dict[str, Any] = {"dataset": {"id": result.dataset_type, "task_id": result.dataset_config or "default"}}
         if result.dataset_revision:
             entry["dataset"]["revision"] = result.dataset_revision
@@ -66,8 +86,8 @@ def eval_results_files(card: CardData) -> dict[str, str]:
         entry["notes"] = (f"{result.metric_name or result.metric_type}, {result.dataset_split or 'test'} split, "
                           "evaluated by hf_contrastive")
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", result.dataset_name or result.dataset_type)
-        files[f"{EVAL_RESULTS_FOLDER}/{name}.yaml"] = yaml.safe_dump([entry], sort_keys=False, allow_unicode=True)
-    return files
+        entries.setdefault(f"{EVAL_RESULTS_FOLDER}/{name}.yaml", []).append(entry)
+    return {path: yaml.safe_dump(listed, sort_keys=False, allow_unicode=True) for path, listed in entries.items()}
 
 
 def card_to_json(card: CardData) -> str:

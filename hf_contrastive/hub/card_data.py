@@ -48,7 +48,7 @@ class CardData:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     eval_results: list[Any] = field(default_factory=list)  # huggingface_hub.EvalResult
     aggregation: str | None = None
-    base_scores: dict[str, float] = field(default_factory=dict)  # dataset name -> the base model's value
+    base_scores: dict[str, float] = field(default_factory=dict)  # result_key -> the base model's value
     training_metrics: dict[str, float] = field(default_factory=dict)  # last evaluation during training
     start_metrics: dict[str, float] = field(default_factory=dict)  # evaluation at step 0, when run
     # file, steps, loss (first, last) or None, metric (name, first, last) or None, points ([loss series, metric series])
@@ -62,6 +62,27 @@ class CardData:
     datasets: list[str] = field(default_factory=list)
     license: str | None = None
     language: list[str] = field(default_factory=list)
+
+
+def result_key(result: Any) -> str:
+    """What matches a model-index entry with the base model's: its dataset, split and metric (`MRPC (test, f1)`),
+    so that one dataset may carry several splits and metrics."""
+    return f"{result.dataset_name} ({result.dataset_split or 'test'}, {result.metric_type})"
+
+
+def base_scores(results: list) -> dict[str, float]:
+    """The base model's `EvalResult`s as `CardData.base_scores`."""
+    return {result_key(result): float(result.metric_value) for result in results}
+
+
+def set_evaluation(card: CardData, evaluation: Any = None, base_evaluation: Any = None) -> None:
+    """The card's model-index and evaluation table: `evaluation` (a suite result, a list of them, or a list of
+    `huggingface_hub.EvalResult`; see `hf_contrastive.evaluation.evaluation_results`) with its aggregation, and
+    `base_evaluation` (the same, for the base model) beside it."""
+    from ..evaluation.results import evaluation_results
+
+    card.eval_results, card.aggregation = evaluation_results(evaluation)
+    card.base_scores = base_scores(evaluation_results(base_evaluation)[0])
 
 
 def architecture(model: Any) -> str:

@@ -18,7 +18,8 @@ from ..distributed import all_values, average_gradients, broadcast_parameters, l
 from ..errors import NonFiniteLossError
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
 from ..hub.card import write_card
-from ..hub.card_data import CardData, card_data_from_trainer, keep_local_paths_private
+from ..hub.card_data import (CardData, card_data_from_trainer, keep_local_paths_private,
+                              set_evaluation)
 from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.classifier import CLASSIFIER_FOLDER
@@ -309,12 +310,11 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     def card_data(self, *, release: str = "merged", model_id: str | None = None, evaluation: Any = None,
                   base_evaluation: Any = None, base_model: str | None = None) -> CardData:
         """The model card's data: the objective, data, hyperparameters, curve, LoRA and versions of this run, with
-        `evaluation` (an STS suite result or a list of `huggingface_hub.EvalResult`) as its model-index and
-        `base_evaluation` (the same for the base model) beside it."""
-        results, aggregation = _eval_results(evaluation)
-        card = card_data_from_trainer(self, release=release, model_id=model_id, eval_results=results,
-                                      aggregation=aggregation)
-        card.base_scores = {r.dataset_name: r.metric_value for r in _eval_results(base_evaluation)[0]}
+        `evaluation` (a suite result, a list of suite results — e.g. the STS and transfer suites' — or a list of
+        `huggingface_hub.EvalResult`) as its model-index and `base_evaluation` (the same for the base model) beside
+        it."""
+        card = card_data_from_trainer(self, release=release, model_id=model_id)
+        set_evaluation(card, evaluation, base_evaluation)
         card.base_model = base_model or card.base_model
         return card
 
@@ -363,12 +363,3 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
                             commit_message=commit_message or "End of training",
                             retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})", timeout=timeout)
 
-
-def _eval_results(evaluation: Any) -> tuple[list, str | None]:
-    """`(list of EvalResult, aggregation text)` from an STS suite result (`.eval_results()`, `.aggregation`), a list
-    of `EvalResult`, or `None`."""
-    if evaluation is None:
-        return [], None
-    if hasattr(evaluation, "eval_results"):
-        return list(evaluation.eval_results()), getattr(evaluation, "aggregation", None)
-    return list(evaluation), None

@@ -228,4 +228,4 @@ def test_cli_suite_errors(tiny_encoder_dir, tmp_path, capsys):
     assert main(["eval", str(tmp_path / "m"), "--suite", "sts", "--tasks", "STS17"]) == 2
     assert "Unknown STS task 'STS17'" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "m"), "--tasks", "STS12"]) == 2
-    assert "apply to `--suite sts` only" in capsys.readouterr().err
+    assert "apply to `--suite` only" in capsys.readouterr().err

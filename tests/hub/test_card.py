@@ -8,7 +8,7 @@ from datasets import Dataset
 from huggingface_hub import EvalResult, ModelCard
 
 from hf_contrastive.hub.card import card_from_json, card_to_json, eval_results_files, render_card, write_card
-from hf_contrastive.hub.card_data import LIBRARY_CITATION, CardData, history_summary
+from hf_contrastive.hub.card_data import LIBRARY_CITATION, CardData, base_scores, history_summary
 from hf_contrastive.hub.plot import curve_png
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden_card.md")
@@ -33,7 +33,8 @@ def full_card() -> CardData:
         eval_results=[result("STSBenchmark", "mteb/stsbenchmark-sts", 83.16, "b0fddb56ed78048fa8b90373c8a3cfc37b684831"),
                       result("SICK-R", "mteb/sickr-sts", 79.5)],
         aggregation="Spearman correlation of cosine similarity x100 on each test split; average with equal weights.",
-        base_scores={"STSBenchmark": 82.03, "SICK-R": 80.0},
+        base_scores={"STSBenchmark (test, spearman_cosine)": 82.03,  # keyed by dataset, split and metric
+                     "SICK-R (test, spearman_cosine)": 80.0},
         training_metrics={"eval_sts-dev_spearman_cosine": 0.8719}, start_metrics={"eval_sts-dev_spearman_cosine": 0.8672},
         curve={"file": "training_curve.png", "steps": 50, "loss": (0.1, 0.005),
                "metric": ("eval_sts-dev_spearman_cosine", 0.8672, 0.8719)},
@@ -68,6 +69,34 @@ def test_model_index_parses_with_the_hub_parser():
 def test_base_scores_average_and_change_are_shown():
     text = render_card(full_card())
     assert "| 83.16 | 82.03 | +1.13 |" in text and "| **81.33** | **81.02** | **+0.31** |" in text
+
+
+def test_each_metric_and_split_is_averaged_apart_and_compared_with_its_own_base_value():
+    def entry(name, dataset, split, metric, value):
+        return EvalResult(task_type="text-classification" if metric != "cosine_spearman" else "sentence-similarity",
+                          dataset_type=dataset, dataset_name=name, dataset_split=split, metric_type=metric,
+                          metric_value=value)
+
+    results = [entry("STS12", "mteb/sts12-sts", "test", "cosine_spearman", 70.0),
+               entry("STS13", "mteb/sts13-sts", "test", "cosine_spearman", 80.0),
+               entry("MRPC", "glue/mrpc", "test", "accuracy", 72.0), entry("MRPC", "glue/mrpc", "test", "f1", 81.0),
+               entry("TREC", "senteval-trec", "test", "accuracy", 90.0),
+               entry("SST-2", "senteval-sst2", "validation", "accuracy", 79.0)]
+    base = [entry("MRPC", "glue/mrpc", "test", "accuracy", 70.0), entry("MRPC", "glue/mrpc", "test", "f1", 80.0),
+            entry("TREC", "senteval-trec", "test", "accuracy", 86.0)]
+    card = CardData(model_name="m", method="SimCSE", embedding_dimension=16, eval_results=results,
+                    base_scores=base_scores(base))
+    text = render_card(card)
+    mrpc = "| [MRPC](https://huggingface.co/datasets/glue/mrpc) | test |"
+    assert f"{mrpc} accuracy | 72.00 | 70.00 | +2.00 |" in text and f"{mrpc} f1 | 81.00 | 80.00 | +1.00 |" in text
+    assert "| TREC | test | accuracy | 90.00 | 86.00 | +4.00 |" in text  # a local-only dataset is not linked
+    assert "| [STS12](https://huggingface.co/datasets/mteb/sts12-sts) | test | cosine_spearman | 70.00 |  |  |" in text
+    assert "| **Average (cosine_spearman)** | | | **75.00** | |  |" in text
+    assert "| **Average (accuracy)** | | | **81.00** | **78.00** | **+3.00** |" in text
+    assert text.count("**Average") == 2  # not F1 (one result), not SST-2 dev (another split)
+    files = eval_results_files(card)
+    assert set(files) == {".eval_results/STS12.yaml", ".eval_results/STS13.yaml", ".eval_results/MRPC.yaml"}
+    assert [e["notes"].split(",")[0] for e in yaml.safe_load(files[".eval_results/MRPC.yaml"])] == ["accuracy", "f1"]
 
 
 def test_sections_without_data_are_left_out():
