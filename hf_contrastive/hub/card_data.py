@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..precision import precision_in_effect
+
 
 def keep_local_paths_private(model: Any) -> None:
     """Stop sentence-transformers from guessing, at a model's first save, a Hub id for a base model loaded from a
@@ -175,7 +177,7 @@ def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: s
                          args.per_device_train_batch_size, "steps": trainer.state.global_step,
                          "epochs": round(float(trainer.state.epoch or 0), 2), "warmup_steps": args.warmup_steps,
                          "weight_decay": args.weight_decay, "seed": args.seed, "world_size": args.world_size,
-                         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+                         "precision": str(precision_in_effect(args)),
                          "max_seq_length (training)": getattr(args, "max_seq_length", None)},
         eval_results=list(eval_results or []), aggregation=aggregation, training_metrics=last, start_metrics=start,
         curve=curve, lora=lora, release=release if lora else "merged",
