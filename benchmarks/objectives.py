@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import common_args, minilm_path, stsb_dev, train_and_measure
+from benchmarks.common import common_args, minilm_path, our_config, stsb_dev, train_and_measure
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 SIDES = ("ours", "peer")
@@ -89,8 +89,9 @@ def simcse(side: str, common: dict, supervised: bool = False, lora: bool = False
     if side == "ours":
         lora_fields = dict(use_peft=True, lora_r=LORA["r"], lora_alpha=LORA["lora_alpha"],
                            lora_dropout=LORA["lora_dropout"], lora_target_modules=LORA["target_modules"]) if lora else {}
-        args = SimCSEConfig(temperature=0.05, max_seq_length=32, mode="supervised" if supervised else "unsupervised",
-                            mini_batch_size=mini_batch_size, **lora_fields, **common)
+        args = our_config(SimCSEConfig, common, temperature=0.05, max_seq_length=32,
+                          mode="supervised" if supervised else "unsupervised", mini_batch_size=mini_batch_size,
+                          **lora_fields)
         return SimCSETrainer(model=minilm_path(), args=args, train_dataset=Dataset.from_dict(columns))
     model = st_model(lora=lora)
     if supervised:
@@ -109,10 +110,10 @@ def declutr(side: str, common: dict) -> Any:
     spans = dict(min_span_len=32, max_span_len=128, temperature=0.05)
     documents = Dataset.from_dict({"text": long_documents()})
     if side == "ours":
-        args = DeCLUTRConfig(do_mlm=False, **spans, **common)
+        args = our_config(DeCLUTRConfig, common, do_mlm=False, **spans)
         return DeCLUTRTrainer(model=minilm_path(), args=args, train_dataset=documents)
     model = st_model(max_seq_length=512)  # DeCLUTRTrainer's span length limit, as ours
-    return DeCLUTRTrainer(model=model, args=DeCLUTRConfig(**spans, **common), train_dataset=documents,
+    return DeCLUTRTrainer(model=model, args=our_config(DeCLUTRConfig, common, **spans), train_dataset=documents,
                           loss=ntxent_peer(model, temperature=0.05))
 
 
@@ -139,9 +140,10 @@ def build(name: str, side: str, common: dict, mini_batch_size: int) -> Any:
 
 
 def run(name: str, side: str, steps: int, batch_size: int, mini_batch_size: int, seed: int, output_dir: str,
-        quality: bool = True) -> dict:
-    """Train objective `name` on `side` in this process; examples/s, peak RSS, FLOPs and STS-B dev (`quality`). The
-    seed is set first, so that what is initialised before the Trainer seeds (LoRA adapters, heads) is the same."""
+        quality: bool = True, precision: str = "fp32", device: str = "cpu") -> dict:
+    """Train objective `name` on `side` in this process, on `device` in `precision`; examples/s, peak memory, FLOPs
+    and STS-B dev (`quality`). The seed is set first, so that what is initialised before the Trainer seeds (LoRA
+    adapters, heads) is the same."""
     from transformers import set_seed
 
     set_seed(seed)
@@ -149,16 +151,10 @@ def run(name: str, side: str, steps: int, batch_size: int, mini_batch_size: int,
         from benchmarks.sft_forgetting import PEER, RUNS, worker
 
         kind = PEER if side == "peer" else RUNS[name == "sft-contrastive"]
-        return worker(kind, steps, batch_size, 1.0, 0.05, seed, output_dir)
-    trainer = build(name, side, common_args(output_dir, steps, batch_size, seed), mini_batch_size)
+        return worker(kind, steps, batch_size, 1.0, 0.05, seed, output_dir, precision, device)
+    common = common_args(output_dir, steps, batch_size, seed, precision, device)
+    trainer = build(name, side, common, mini_batch_size)
     measured = train_and_measure(trainer, steps * batch_size)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     return measured | {"trainable_params": trainable} | ({"stsb_dev": stsb_dev(trainer.model)} if quality else {})
 
-
-def quality_of(result: dict) -> str:
-    """The quality figure of a result as shown in the table."""
-    text = f"STS-B {result['stsb_dev']:.2f}" if "stsb_dev" in result else ""
-    if "accuracy" in result:
-        text += f", acc {result['accuracy']:.2f}"
-    return text

@@ -6,7 +6,7 @@ to the base model while (a) drifts away from it.
 Task: premise/hypothesis pairs from `benchmarks/data/snli_train_subset20k.tsv.gz` (SNLI-train rows; our own split:
 2,000 test pairs, the rest for training); the head classifies `(u, v, |u - v|)` as SBERT's NLI classifier. The
 accuracy is on that split, not SNLI test accuracy. `--with-peer` adds sentence-transformers' `SoftmaxLoss` (the
-peer's cross-entropy-only recipe) on the same work. Each run is a fresh process, so its peak RSS is its own.
+peer's cross-entropy-only recipe) on the same work. Each run is a fresh process, so its peak memory is its own.
 
     python -m benchmarks.sft_forgetting [--steps 150] [--batch-size 32] [--lambda 1.0] [--temperature 0.05]
                                          [--negatives reference] [--with-peer]
@@ -26,7 +26,8 @@ import os
 import random
 import sys
 
-from benchmarks.common import common_args, minilm_path, run_in_fresh_process, stsb_dev, train_and_measure
+from benchmarks.common import (common_args, minilm_path, our_config, run_in_fresh_process, stsb_dev,
+                               train_and_measure)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "snli_train_subset20k.tsv.gz")
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -49,8 +50,8 @@ def nli_split(seed: int) -> tuple[dict, dict]:
 
 
 def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: float, negatives: str, seed: int,
-           output_dir: str) -> dict:
-    """One fine-tuning run in this process; returns its measurements."""
+           output_dir: str, precision: str = "fp32", device: str = "cpu") -> dict:
+    """One fine-tuning run in this process, on `device` in `precision`; returns its measurements."""
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
 
@@ -65,7 +66,7 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
     train = Dataset.from_dict(train, features=features)
     train = train.select(range(min(steps * batch_size, len(train))))
     test = Dataset.from_dict(test, features=features)
-    common = common_args(output_dir, steps, batch_size, seed) | dict(
+    common = common_args(output_dir, steps, batch_size, seed, precision, device) | dict(
         learning_rate=2e-5, warmup_steps=int(0.1 * steps), logging_steps=max(1, steps // 10))
     if kind == PEER:
         from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
@@ -78,9 +79,9 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
         trainer = SentenceTransformerTrainer(model=model, args=peer_args,
                                              train_dataset=train, loss=loss)
     else:
-        args = SFTContrastiveConfig(contrastive_weight=weight if kind == RUNS[1] else 0.0, head_learning_rate=1e-3,
-                                    temperature=temperature, negatives=negatives, classifier_dropout=0.0,
-                                    **common)  # no head dropout, as SoftmaxLoss
+        args = our_config(SFTContrastiveConfig, common, contrastive_weight=weight if kind == RUNS[1] else 0.0,
+                          head_learning_rate=1e-3, temperature=temperature, negatives=negatives,
+                          classifier_dropout=0.0)  # no head dropout, as SoftmaxLoss
         trainer = SFTContrastiveTrainer(model=path, args=args, train_dataset=train)
         model = trainer.model
     before = stsb_dev(model)
@@ -135,11 +136,11 @@ def main() -> None:
           f"λ={options.weight}, temperature {options.temperature}, negatives {options.negatives}, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads")
     print(f"| {'run':<24} | {'task acc %':>10} | {'STS-B dev before':>16} | {'after':>6} | {'change':>7} | "
-          f"{'pairs/s':>7} | {'peak RSS MiB':>12} |")
+          f"{'pairs/s':>7} | {'peak memory MiB':>12} |")
     print(f"|{'-' * 26}|{'-' * 12}|{'-' * 18}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 14}|")
     for r in results:
         print(f"| {r['run']:<24} | {r['accuracy']:>10.2f} | {r['stsb_before']:>16.2f} | {r['stsb_dev']:>6.2f} | "
-              f"{r['stsb_dev'] - r['stsb_before']:>+7.2f} | {r['examples_per_s']:>7.2f} | {r['peak_rss_mib']:>12.0f} |")
+              f"{r['stsb_dev'] - r['stsb_before']:>+7.2f} | {r['examples_per_s']:>7.2f} | {r['peak_memory_mib']:>12.0f} |")
 
     print(verdict(*results[:2]))
 

@@ -41,6 +41,13 @@ def minilm_path() -> str:
 
 @pytest.fixture()
 def quiet_args() -> dict:
-    """TrainingArguments for fast offline tests."""
+    """TrainingArguments for fast offline tests, in fp32 whatever the machine (`precision="auto"` would train in bf16
+    on a CPU with AVX512-BF16 or AMX, and the tests compare numbers; tests/trainers/test_precision.py covers bf16)."""
     return dict(use_cpu=True, report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True, seed=0,
-                dataloader_drop_last=False)
+                dataloader_drop_last=False, precision="fp32")
+
+
+@pytest.fixture()
+def plain_quiet_args(quiet_args) -> dict:
+    """`quiet_args` for sentence-transformers' own TrainingArguments, which have no `precision` (fp32 unless set)."""
+    return {key: value for key, value in quiet_args.items() if key != "precision"}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..modeling.lora import lora_config
+from ..precision import precision_in_effect
 
 
 def keep_local_paths_private(model: Any) -> None:
@@ -196,7 +197,7 @@ def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: s
                          args.per_device_train_batch_size, "steps": trainer.state.global_step,
                          "epochs": round(float(trainer.state.epoch or 0), 2), "warmup_steps": args.warmup_steps,
                          "weight_decay": args.weight_decay, "seed": args.seed, "world_size": args.world_size,
-                         "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+                         "precision": str(precision_in_effect(args)),
                          "max_seq_length (training)": getattr(args, "max_seq_length", None)},
         eval_results=list(eval_results or []), aggregation=aggregation, training_metrics=last, start_metrics=start,
         curve=curve, lora=lora, release=release if lora else "merged",

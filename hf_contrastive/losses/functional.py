@@ -12,13 +12,20 @@ from ..settings import check_choice
 
 
 def cosine_logits(queries: Tensor, candidates: Tensor, temperature: float) -> Tensor:
-    """Cosine similarity of every query with every candidate, divided by `temperature`.
+    """Cosine similarity of every query with every candidate, divided by `temperature`, in fp32 (or float64).
+
+    Under mixed precision (`torch.autocast`) the embeddings may be bf16 or fp16: they are upcast and the product
+    runs outside autocast, so that the softmax over the logits (and everything the objectives compute from them)
+    sees fp32 similarities, not ones rounded to bf16's 8 bits (~0.004 near 1, ~0.08 after a temperature of 0.05).
+    The cost is one `(B, D) x (D, N)` product in fp32, small beside the encoder's.
 
     >>> cosine_logits(torch.eye(2), torch.eye(2), temperature=0.5)
     tensor([[2., 0.],
             [0., 2.]])
     """
-    return F.normalize(queries, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
+    dtype = torch.promote_types(torch.promote_types(queries.dtype, candidates.dtype), torch.float32)  # float64 stays
+    with torch.autocast(queries.device.type, enabled=False):
+        return F.normalize(queries.to(dtype), dim=-1) @ F.normalize(candidates.to(dtype), dim=-1).T / temperature
 
 
 def info_nce(

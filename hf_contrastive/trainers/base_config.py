@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 
 from sentence_transformers import SentenceTransformerTrainingArguments
 
+from .. import precision as precision_rule
 from ..modeling.pooling import resolve_pooler
 
 
@@ -27,6 +29,17 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
         max_seq_length (`int`, *optional*):
             Truncation length in tokens of the training (and evaluation-loss) batches; the model's own
             `max_seq_length`, used at inference and saved with it, is not changed. `None` uses the model's.
+
+        > Parameters that control precision
+
+        precision (`str`, *optional*, defaults to `"auto"`):
+            `auto`, `bf16`, `fp16` or `fp32`. `auto` trains in bf16 (autocast mixed precision) where the device
+            computes bf16 natively — a CUDA GPU with bf16 (compute capability 8.0+), a CPU with AVX512-BF16 or
+            AMX-BF16, as torch reports it — and in fp32 elsewhere (torch emulates bf16 on other CPUs, far slower than
+            fp32). An explicit value, the Trainer's own `bf16=True` / `fp16=True`, or accelerate's
+            `ACCELERATE_MIXED_PRECISION` wins (two that disagree are a `ValueError`). The choice sets `bf16` / `fp16`
+            (and `use_cpu` for bf16 on a machine without an accelerator, as transformers asks); the trainer logs it
+            and the model card's "precision" row states it, e.g. `bf16 (auto: CPU with AVX512-BF16)`.
 
         > Parameters that control reliability
 
@@ -55,6 +68,12 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
     )
     max_seq_length: int | None = field(
         default=None, metadata={"help": "Truncation length of training batches; the model's own is kept."}
+    )
+
+    precision: str = field(
+        default="auto",
+        metadata={"help": "auto | bf16 | fp16 | fp32. auto: bf16 on a CUDA GPU with bf16 or a CPU with AVX512-BF16 "
+                          "or AMX-BF16, fp32 elsewhere; bf16=/fp16= also choose it."},
     )
 
     stop_on_nonfinite_loss: bool = field(
@@ -104,4 +123,17 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
             self.pooler = resolve_pooler(self.pooler)
         if self.max_seq_length is not None and self.max_seq_length < 1:
             raise ValueError(f"`max_seq_length` must be >= 1, got {self.max_seq_length}.")
+        self.resolve_precision()
         super().__post_init__()
+
+    def resolve_precision(self) -> None:
+        """Apply `precision` (see `hf_contrastive.precision.choose_precision`) to `bf16` / `fp16` before
+        TrainingArguments checks them and sets up the device; keep the choice and its hardware in
+        `chosen_precision` and `hardware` (the trainer logs them, the model card states them)."""
+        self.hardware = precision_rule.detect_hardware(self.use_cpu)
+        self.chosen_precision = precision_rule.choose_precision(
+            self.precision, bf16=self.bf16, fp16=self.fp16, hardware=self.hardware,
+            accelerate_mixed_precision=os.environ.get("ACCELERATE_MIXED_PRECISION", "no"))
+        self.bf16, self.fp16 = self.chosen_precision.value == "bf16", self.chosen_precision.value == "fp16"
+        if self.bf16 and self.hardware.device == "cpu":
+            self.use_cpu = True  # transformers refuses bf16 without an accelerator unless `use_cpu` says it is meant

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 from typing import Any
@@ -24,11 +25,13 @@ from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
 from ..modeling.classifier import CLASSIFIER_FOLDER
 from ..modeling.lora import add_lora, lora_config_from_args, saving_adapters_with_peft
+from ..precision import precision_in_effect, precision_message, remove_training_autocast
 from ..settings import settings_values
 from .base_config import ContrastiveConfig
 from .checkpoints import is_complete_checkpoint, last_complete_checkpoint
 
 LOSS_STATE_NAME = "loss_state.safetensors"
+logger = logging.getLogger(__name__)
 
 
 class ContrastiveTrainer(SentenceTransformerTrainer):
@@ -46,6 +49,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
       process 0's values and averages their gradients across processes (DDP itself only covers the model);
     - resumes a killed run exactly: `resume_from_checkpoint=True` takes the latest *complete* checkpoint (one with
       its `trainer_state.json`, written last; the loss state is written first), never one half-written by the kill;
+    - trains in the precision `args.precision` chose (bf16 where the device computes it natively, with `auto`) and
+      logs which and why;
     - stops with `NonFiniteLossError` (the step, the loss and its terms) when a training loss is NaN or infinite,
       before that step updates the weights, on every process (`stop_on_nonfinite_loss`, default on);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
@@ -131,6 +136,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         )
         self.model.model_card_data.add_tags(self.tags)
         keep_local_paths_private(self.model)
+        if self.args.should_log:
+            logger.log(*precision_message(precision_in_effect(self.args), self.args.hardware))
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
@@ -261,10 +268,15 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     def train(self, resume_from_checkpoint: str | bool | None = None, *args, **kwargs):
         """transformers' `train`, where `resume_from_checkpoint=True` takes the latest *complete* checkpoint of
         `output_dir` (transformers would take the highest-numbered one, even one half-written by a killed run), and
-        a given checkpoint folder that is incomplete is an error that says so."""
+        a given checkpoint folder that is incomplete is an error that says so. After mixed-precision training the
+        model's forward is fp32 again (accelerate leaves its autocast on it), so `trainer.model.encode` gives the
+        embeddings of the saved model."""
         resume_from_checkpoint = self.checkpoint_to_resume(resume_from_checkpoint)
         broadcast_parameters(self.loss_parameters())  # start every process from process 0's loss heads
-        return super().train(resume_from_checkpoint, *args, **kwargs)
+        try:
+            return super().train(resume_from_checkpoint, *args, **kwargs)
+        finally:  # after bf16/fp16 training, `trainer.model` encodes in fp32, as the saved model does
+            remove_training_autocast(self.model)
 
     def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> str | None:
         if resume_from_checkpoint is True:

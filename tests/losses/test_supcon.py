@@ -157,10 +157,10 @@ def test_loss_options_equal_the_reference_implementation(model, sentences, contr
     assert loss.get_config_dict()["contrast_mode"] == contrast_mode
 
 
-def test_trains_in_a_sentence_transformer_trainer(model, sentences, tmp_path, quiet_args):
+def test_trains_in_a_sentence_transformer_trainer(model, sentences, tmp_path, plain_quiet_args):
     data = Dataset.from_dict({"text": sentences, "label": [i % 4 for i in range(len(sentences))]})
     args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=8,
-                                                learning_rate=1e-3, **quiet_args)
+                                                learning_rate=1e-3, **plain_quiet_args)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if "pooler.dense" not in n}
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
                                          loss=SupConLoss(model, num_views=2))

@@ -122,12 +122,13 @@ def test_accepts_a_sentence_transformer_and_a_user_loss(tiny_encoder_dir, senten
     trainer.train()
 
 
-def test_simcse_loss_in_a_plain_sentence_transformer_trainer(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+def test_simcse_loss_in_a_plain_sentence_transformer_trainer(tiny_encoder_dir, sentences, tmp_path,
+                                                               plain_quiet_args):
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     model = build_sentence_transformer(tiny_encoder_dir, pooler="avg")
     args = SentenceTransformerTrainingArguments(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=8,
-                                                learning_rate=1e-3, **quiet_args)
+                                                learning_rate=1e-3, **plain_quiet_args)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if "pooler.dense" not in n}
     trainer = SentenceTransformerTrainer(model=model, args=args, loss=SimCSELoss(model, do_mlm=True),
                                          train_dataset=Dataset.from_dict({"text": sentences}))
