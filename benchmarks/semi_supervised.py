@@ -140,6 +140,8 @@ def train_worker(task: str, fraction: float, method: str, seed: int, options: ar
     trainer = SFTContrastiveTrainer(model=minilm_path(), args=args, train_dataset=train,
                                     unlabelled_dataset=Dataset.from_dict({"text": unlabelled}) if unlabelled and
                                     method != "ce" else None)
+    if options.head_init == "probe":
+        start_head_at_probe(trainer.loss.head, trainer.model, split["texts"], split["labels"], seed)
     start, cpu = time.perf_counter(), process_cpu_seconds()
     trainer.train()
     seconds, train_cpu = time.perf_counter() - start, process_cpu_seconds() - cpu
@@ -155,11 +157,34 @@ def train_worker(task: str, fraction: float, method: str, seed: int, options: ar
             "unlabelled": len(unlabelled) if method != "ce" else 0}
 
 
+def fit_probe(embeddings: Any, labels: list[int], seed: int) -> Any:
+    """The study's linear probe: scikit-learn's logistic regression on frozen embeddings."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=2000, random_state=seed).fit(embeddings, labels)
+
+
+def start_head_at_probe(head: Any, model: Any, texts: list[str], labels: list[int], seed: int) -> None:
+    """LP-FT (Kumar et al., 2022, "Fine-Tuning can Distort Pretrained Features"): the head starts as the probe fitted
+    on the base model's embeddings of the labelled rows, so that every fine-tuned method starts at the probe's
+    accuracy and a short run measures what fine-tuning adds rather than how fast a random head converges. A binary
+    probe's single score is class 1's logit against a zero logit for class 0."""
+    import numpy as np
+    import torch
+
+    probe = fit_probe(model.encode(texts, batch_size=128), labels, seed)
+    weight, bias = probe.coef_, probe.intercept_
+    if weight.shape[0] == 1:
+        weight, bias = np.concatenate([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
+    with torch.no_grad():
+        head.linear.weight.copy_(torch.as_tensor(weight, dtype=head.linear.weight.dtype))
+        head.linear.bias.copy_(torch.as_tensor(bias, dtype=head.linear.bias.dtype))
+
+
 def probe_worker(task: str, fractions: list[float], seeds: list[int], options: argparse.Namespace) -> list[dict]:
     """The floor: the frozen base model's embeddings (computed once), logistic regression on each cell's labelled
     rows, test accuracy. The base model's STS-B dev is reported with it (its change is 0 by definition)."""
     from sentence_transformers import SentenceTransformer
-    from sklearn.linear_model import LogisticRegression
 
     model = SentenceTransformer(minilm_path())
     model.max_seq_length = options.max_seq_length
@@ -172,8 +197,7 @@ def probe_worker(task: str, fractions: list[float], seeds: list[int], options: a
     for fraction in fractions:
         for seed in seeds:
             chosen = stratified_draw(labels, fraction, seed)
-            probe = LogisticRegression(max_iter=2000, random_state=seed)
-            probe.fit(train_embeddings[chosen], [labels[i] for i in chosen])
+            probe = fit_probe(train_embeddings[chosen], [labels[i] for i in chosen], seed)
             accuracy = 100 * float((probe.predict(test_embeddings) == test_labels).mean())
             results.append({"task": task, "fraction": fraction, "method": "probe", "seed": seed,
                             "accuracy": accuracy, "stsb_dev": base, "labelled": len(chosen), "unlabelled": 0})
@@ -203,7 +227,8 @@ def print_table(rows: list[dict], base: float, options: argparse.Namespace) -> N
     import torch
 
     print(f"\nSemi-supervised fine-tuning, all-MiniLM-L6-v2, {options.steps} steps x batch {options.batch_size}, lr "
-          f"{options.learning_rate:g} (head {options.head_learning_rate:g}), max length {options.max_seq_length}, "
+          f"{options.learning_rate:g} (head {options.head_learning_rate:g}, "
+          f"{'starting at the probe' if options.head_init == 'probe' else 'random init'}), max length {options.max_seq_length}, "
           f"λ={options.weight}, temperature {options.temperature}, labelled_per_batch {options.labelled_per_batch} "
           f"(mixing), seeds {options.seeds}, pool {options.pool} (SST-2), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; base STS-B dev {base:.2f}")
@@ -262,7 +287,8 @@ def cpu_seconds(who: int) -> float:
 def worker_arguments(options: argparse.Namespace) -> list[str]:
     """The study's settings, passed on to each fresh process."""
     return ["--steps", str(options.steps), "--batch-size", str(options.batch_size), "--learning-rate",
-            str(options.learning_rate), "--head-learning-rate", str(options.head_learning_rate), "--lambda",
+            str(options.learning_rate), "--head-learning-rate", str(options.head_learning_rate), "--head-init",
+            options.head_init, "--lambda",
             str(options.weight), "--temperature", str(options.temperature), "--labelled-per-batch",
             str(options.labelled_per_batch), "--max-seq-length", str(options.max_seq_length), "--pool",
             str(options.pool), "--output-dir", options.output_dir]
@@ -278,8 +304,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-5, help="Encoder learning rate.")
-    parser.add_argument("--head-learning-rate", type=float, default=1e-2,
-                        help="The fresh head's (higher than sft_forgetting's 1e-3: the runs are short).")
+    parser.add_argument("--head-learning-rate", type=float, default=1e-3, help="The head's learning rate.")
+    parser.add_argument("--head-init", choices=("probe", "random"), default="probe",
+                        help="probe: the head starts as the linear probe (LP-FT); random: the trainer's own init.")
     parser.add_argument("--lambda", dest="weight", type=float, default=1.0,
                         help="contrastive_weight of SFT+contrastive")
     parser.add_argument("--temperature", type=float, default=0.05)
