@@ -62,7 +62,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.common import common_args, minilm_path, run_in_fresh_process, train_and_measure
+from benchmarks.common import common_args, minilm_path, process_cpu_seconds, run_in_fresh_process, train_and_measure
 
 SENTEVAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senteval")
 BASE = "base"
@@ -175,9 +175,13 @@ def worker(method: str, options: argparse.Namespace) -> dict[str, Any]:
         common = common_args(output_dir, options.steps, rows, options.seed) | SCHEDULE
         trainer = build(method, common)
         measured = train_and_measure(trainer, options.steps * rows) | {"batch_rows": rows}
-        measured["seconds_per_step"] = measured["seconds"] / options.steps
+        measured |= {"seconds_per_step": measured["seconds"] / options.steps,
+                     "cpu_seconds_per_step": measured["cpu_seconds"] / options.steps}
         model = trainer.model
-    return {"method": method, "settings": settings(options)} | measured | evaluate(model, options)
+    start, cpu = time.perf_counter(), process_cpu_seconds()
+    scores = evaluate(model, options)
+    evaluation = {"eval_seconds": time.perf_counter() - start, "eval_cpu_seconds": process_cpu_seconds() - cpu}
+    return {"method": method, "settings": settings(options)} | measured | scores | evaluation
 
 
 def settings(options: argparse.Namespace) -> dict[str, Any]:
@@ -336,9 +340,10 @@ def main() -> None:
         with open(path, "w") as file:
             json.dump(results, file, indent=1)
         print(f"  {method}: {result['wall_seconds']:.0f} s wall"
-              + (f", {result['seconds_per_step']:.2f} s/step" if "seconds_per_step" in result else "")
-              + f", STS-B {result['stsb_seconds']:.0f} s, transfer suite {result['transfer_seconds']:.0f} s",
-              file=sys.stderr)
+              + (f", training {result['seconds_per_step']:.2f} s/step ({result['cpu_seconds_per_step']:.2f} CPU s)"
+                 if "seconds_per_step" in result else "")
+              + f", evaluation {result['eval_seconds']:.0f} s ({result['eval_cpu_seconds']:.0f} CPU s; STS-B "
+              f"{result['stsb_seconds']:.0f} s, transfer {result['transfer_seconds']:.0f} s)", file=sys.stderr)
     chosen = [r for r in results if r["method"] in (BASE, *options.methods)]
     print(table(chosen))
     print(f"\n{len(chosen)} models, {time.perf_counter() - start:.0f} s this invocation; {path}")
