@@ -62,23 +62,34 @@ def synchronize() -> None:
 
 
 def train_and_measure(trainer: Any, examples: int) -> dict[str, float]:
-    """Train, then report seconds, `examples`/s, the peak memory (taken before anything else runs), the precision
+    """Train, then report seconds (wall and this process's CPU), `examples`/s, the peak memory (taken before anything else runs), the precision
     the run trained in, and the matmul FLOPs of one training step (forward + backward, GradCache's replay included)
     and their rate."""
     from hf_contrastive.precision import remove_training_autocast
 
     synchronize()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), process_cpu_seconds()
     trainer.train()
     synchronize()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, process_cpu_seconds() - cpu
     remove_training_autocast(trainer.model)  # FLOPs and STS-B dev after it in fp32, for every precision
     args = trainer.args
-    measured = {"seconds": seconds, "examples_per_s": examples / seconds, "peak_memory_mib": peak_memory_mib(),
+    measured = {"seconds": seconds, "cpu_seconds": cpu_seconds, "examples_per_s": examples / seconds, "peak_memory_mib": peak_memory_mib(),
                 "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32", "device": args.device.type}
     flops = flops_per_step(trainer)
     steps = trainer.state.global_step
     return measured | {"flops_per_step": flops, "gflops_per_s": flops * steps / seconds / 1e9}
+
+
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of this process (`resource.RUSAGE_SELF`) or of its finished children
+    (`RUSAGE_CHILDREN`): a measure of work that a busy machine inflates less than wall time."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds() -> float:
+    return cpu_seconds(resource.RUSAGE_SELF)
 
 
 def flops_per_step(trainer: Any, batches: int = 2) -> float:

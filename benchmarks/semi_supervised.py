@@ -47,7 +47,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.common import minilm_path, run_in_fresh_process, stsb_dev
+from benchmarks.common import cpu_seconds, minilm_path, process_cpu_seconds, run_in_fresh_process, stsb_dev
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senteval")
 TASKS = {"sst2": ["0", "1"], "trec": ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]}  # label names, in class order
@@ -270,18 +270,8 @@ def plot(rows: list[dict], path: str) -> None:
 
 
 def cpu_seconds_of_children() -> float:
-    """User + system CPU seconds of the finished child processes (the runs): a measure of a run's work that a busy
-    machine does not inflate as it does wall time."""
+    """User + system CPU seconds of the finished child processes (the runs)."""
     return cpu_seconds(resource.RUSAGE_CHILDREN)
-
-
-def process_cpu_seconds() -> float:
-    return cpu_seconds(resource.RUSAGE_SELF)
-
-
-def cpu_seconds(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
 
 
 def worker_arguments(options: argparse.Namespace) -> list[str]:
