@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from transformers import Trainer
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, HPSearchBackend, number_of_arguments
 
@@ -341,9 +342,12 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
 
     def call_model_init(self, trial: Any = None) -> SentenceTransformer:
         """A fresh model from `model_init` (see `building`); while the trainer is being built, the one it built first
-        (the parent constructors each ask for one)."""
+        (the parent constructors each ask for one). A built user loss gets it (sentence-transformers' step); a loss
+        this trainer builds is built again for it (`setup_fresh_model`), the old one left as it was."""
         if self._initial_model is not None:
             return self._initial_model
+        if self._loss_builder is not None:
+            return Trainer.call_model_init(self, trial)
         return super().call_model_init(trial)
 
     def _hp_search_setup(self, trial: Any) -> None:
