@@ -251,3 +251,20 @@ def test_trials_table():
         "0      complete  0.5     1e-05",
         "1*     complete  0.75    0.00025",
     ]
+
+
+def test_a_loss_function_is_called_for_every_fresh_model(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    from hf_contrastive import SimCSELoss
+
+    args = SimCSEConfig(output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=1, **quiet_args)
+    trainer = SimCSETrainer(model_init=lambda: tiny_encoder_dir, args=args, eval_dataset=sts_dev(sentences),
+                            train_dataset=Dataset.from_dict({"text": sentences}),
+                            loss=lambda model: SimCSELoss(model, temperature=0.1))
+    recorder = Recorder(trainer)
+    trainer.train()
+    trainer.train()
+    first, second = recorder.runs
+    assert first["model"] is not second["model"] and first["loss"] is not second["loss"]
+    assert all(run["loss_model"] is run["model"] and run["loss"].temperature == 0.1 for run in recorder.runs)
+    with pytest.raises(ValueError, match=r"`temperature=0.1` configures the default loss, but a `loss` was given"):
+        trainer.hyperparameter_search(hp_space=lambda trial: {"temperature": 0.1}, n_trials=1)
