@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from transformers import Trainer
 from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, HPSearchBackend, number_of_arguments
 
 from ..data.checks import check_all_texts
 from ..distributed import all_values, average_gradients, broadcast_parameters, loss_parameters, unwrap
@@ -38,7 +41,8 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     """
     A `SentenceTransformerTrainer` (itself a `transformers.Trainer`) that
 
-    - accepts a model name or path (built into a `SentenceTransformer` with `args.pooler`) or a `SentenceTransformer`;
+    - accepts a model name or path (built into a `SentenceTransformer` with `args.pooler`) or a `SentenceTransformer`,
+      or a `model_init` returning either (no argument, or the trial), called for a fresh model on every `train`;
     - builds its default loss from its config (`get_default_loss`) and selects the columns it needs
       (`prepare_dataset`), unless a `loss=` is given: then the datasets go to that loss unchanged (except for
       trainers whose input format is their own, such as DeCLUTR's documents);
@@ -54,7 +58,11 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     - stops with `NonFiniteLossError` (the step, the loss and its terms) when a training loss is NaN or infinite,
       before that step updates the weights, on every process (`stop_on_nonfinite_loss`, default on);
     - adds LoRA adapters (`peft_config=LoraConfig(...)`, or `use_peft` and the `lora_*` fields of the config), so
-      that only the adapters (and modules outside the transformer) train;
+      that only the adapters (and modules outside the transformer) train; with `model_init`, to each fresh model;
+    - `hyperparameter_search` (transformers' own, optuna by default) with `model_init`: every trial trains a fresh
+      model (LoRA added) with a config built from the trial's values (so its checks run), and a loss (its heads, SFT's
+      frozen reference) and collator rebuilt from them; it maximises the watched metric (`objective_metric`) over the
+      method's default search space (`hf_contrastive.tuning`) unless told otherwise;
     - tags the model card with `tags` and writes this library's card (`card_data`) on every save;
     - `push_to_hub` publishes a release: written in full to `output_dir/release` first (LoRA merged by default, or
       adapters only), then uploaded in one commit.
@@ -71,7 +79,9 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     loss_class: type | None = None  # the default loss; its `settings_class` fields are config fields too
     default_pooler = DEFAULT_POOLER  # for a plain encoder when `args.pooler` is None (SimCSE's cls)
     prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
+    data_fields: tuple[str, ...] = ()  # config fields the prepared datasets depend on: fixed for every trial
     training_args_class = ContrastiveConfig
+    _initial_model: SentenceTransformer | None = None  # `model_init`'s first model, while the trainer is built
 
     @property
     def tags(self) -> list[str]:
@@ -87,6 +97,7 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         loss: Any = None,
         evaluator: Any = None,
         peft_config: Any = None,
+        model_init: Callable[..., str | SentenceTransformer] | None = None,
         **kwargs: Any,
     ) -> None:
         if args is None:
@@ -95,24 +106,24 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             raise TypeError(
                 f"`args` must be a {self.training_args_class.__name__}, got {type(args).__name__}."
             )
-        if isinstance(model, str):
-            model = self.build_model(model, args)
-        elif isinstance(model, SentenceTransformer):
-            if args.pooler is not None:
-                raise ValueError(
-                    f"`pooler={args.pooler!r}` applies when `model` is a name or path. For a SentenceTransformer, "
-                    "build it with `hf_contrastive.build_sentence_transformer(name, pooler=...)` or leave `pooler` unset."
-                )
-        elif model is not None:
-            raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
+        self._peft_config = peft_config  # else `use_peft`: each model gets the `lora_*` fields of its run's config
+        if model_init is not None:
+            if model is not None:
+                raise ValueError("Pass `model` or `model_init`, not both: `model_init` gives a fresh model to every "
+                                 "`train` (every trial of `hyperparameter_search`).")
+            self.args = args  # the config `model_init`'s models are built with (the Trainer sets it again)
+            model_init = self.building(model_init)
+            model = self._initial_model = model_init()
+        else:
+            model = self.with_lora(self.as_model(model, args), args)
         if kwargs.get("data_collator") is not None:  # a user's collator: get_data_collator is not called
             kwargs["data_collator"] = self.truncating(kwargs["data_collator"], args)
-        if peft_config is None and args.use_peft:
-            peft_config = lora_config_from_args(args)
-        if peft_config is not None:
-            if model is None:
-                raise ValueError("`peft_config` needs a `model` (not `model_init`).")
-            add_lora(model, peft_config)
+        self._own_collator = kwargs.get("data_collator") is None  # rebuilt for each fresh model
+        # What builds the loss again for each fresh model: the config (default) or the user's `loss=lambda model: ...`
+        # (a built loss only gets the fresh model, as in sentence-transformers).
+        self._default_loss = loss is None
+        self._loss_builder = self.get_default_loss if loss is None else \
+            None if isinstance(loss, (torch.nn.Module, dict)) else loss
         if loss is not None:
             self.check_no_loss_fields(args)
         if is_sts_dataset(eval_dataset):  # an STS set becomes the `sts-dev` evaluator, beside any given one
@@ -126,18 +137,64 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             check_all_texts(train_dataset, "train_dataset")
             check_all_texts(eval_dataset, "eval_dataset")
         super().__init__(
-            model=model,
+            model=None if model_init is not None else model,  # the parents ask `call_model_init`: `_initial_model`
             args=args,
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             loss=loss,
             evaluator=evaluator,
+            model_init=model_init,
             **kwargs,
         )
+        self._initial_model = None
+        self._search_args: ContrastiveConfig | None = None
         self.model.model_card_data.add_tags(self.tags)
         keep_local_paths_private(self.model)
         if self.args.should_log:
             logger.log(*precision_message(precision_in_effect(self.args), self.args.hardware))
+
+    def as_model(self, model: Any, args: ContrastiveConfig) -> SentenceTransformer | None:
+        """A name or path built into a SentenceTransformer (`build_model`), a SentenceTransformer as it is."""
+        if isinstance(model, str):
+            return self.build_model(model, args)
+        if isinstance(model, SentenceTransformer):
+            if args.pooler is not None:
+                raise ValueError(
+                    f"`pooler={args.pooler!r}` applies when `model` is a name or path. For a SentenceTransformer, "
+                    "build it with `hf_contrastive.build_sentence_transformer(name, pooler=...)` or leave `pooler` unset."
+                )
+            return model
+        if model is not None:
+            raise TypeError(f"`model` must be a name, a path or a SentenceTransformer, got {type(model).__name__}.")
+        return None
+
+    def with_lora(self, model: SentenceTransformer | None, args: ContrastiveConfig) -> SentenceTransformer | None:
+        """`model` with LoRA adapters from `peft_config`, or with `use_peft` from the config's `lora_*` fields (each
+        model gets its own copy of the config: peft writes into it)."""
+        peft_config = self._peft_config if self._peft_config is not None else \
+            lora_config_from_args(args) if args.use_peft else None
+        if peft_config is None:
+            return model
+        if model is None:
+            raise ValueError("`peft_config` (or `use_peft`) needs a `model` or a `model_init`.")
+        return add_lora(model, copy.deepcopy(peft_config))
+
+    def building(self, model_init: Callable[..., Any]) -> Callable[[Any], SentenceTransformer]:
+        """`model_init` (no argument, or the trial) returning a name, a path or a SentenceTransformer, as a function
+        of the trial returning the SentenceTransformer `as_model` and `with_lora` make of it with the config of the
+        run (`self.args`, the trial's during a search), which transformers calls on every `train`."""
+        takes_trial = number_of_arguments(model_init)
+        if takes_trial not in (0, 1):
+            raise ValueError(f"`model_init` must take no argument or one (the trial), it takes {takes_trial}.")
+
+        def fresh_model(trial: Any = None) -> SentenceTransformer:
+            model = model_init(trial) if takes_trial else model_init()
+            if model is None:
+                raise ValueError("`model_init` returned None; it must return a model name, a path or a "
+                                 "SentenceTransformer.")
+            return self.with_lora(self.as_model(model, self.args), self.args)
+
+        return fresh_model
 
     def check_no_loss_fields(self, args: ContrastiveConfig) -> None:
         """A user `loss=` replaces the default loss, so objective fields changed in the config would be ignored."""
@@ -265,18 +322,148 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             "regardless."
         )
 
-    def train(self, resume_from_checkpoint: str | bool | None = None, *args, **kwargs):
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial: Any = None,
+              ignore_keys_for_eval: list[str] | None = None):
         """transformers' `train`, where `resume_from_checkpoint=True` takes the latest *complete* checkpoint of
         `output_dir` (transformers would take the highest-numbered one, even one half-written by a killed run), and
-        a given checkpoint folder that is incomplete is an error that says so. After mixed-precision training the
-        model's forward is fp32 again (accelerate leaves its autocast on it), so `trainer.model.encode` gives the
-        embeddings of the saved model."""
+        a given checkpoint folder that is incomplete is an error that says so. A trial of `hyperparameter_search`
+        trains with the config `trial_args` builds, which the Trainer then reads throughout (seed, epochs, batch size,
+        the fresh model's pooler and LoRA). After mixed-precision training the model's forward is fp32 again
+        (accelerate leaves its autocast on it), so `trainer.model.encode` gives the embeddings of the saved model."""
         resume_from_checkpoint = self.checkpoint_to_resume(resume_from_checkpoint)
-        broadcast_parameters(self.loss_parameters())  # start every process from process 0's loss heads
+        if trial is not None and self.hp_search_backend is not None:
+            self.args = self.trial_args(trial)
+        if self.model_init is None:  # else in `setup_fresh_model`, for the fresh loss
+            broadcast_parameters(self.loss_parameters())  # start every process from process 0's loss heads
         try:
-            return super().train(resume_from_checkpoint, *args, **kwargs)
+            return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval)
         finally:  # after bf16/fp16 training, `trainer.model` encodes in fp32, as the saved model does
             remove_training_autocast(self.model)
+
+    def call_model_init(self, trial: Any = None) -> SentenceTransformer:
+        """A fresh model from `model_init` (see `building`); while the trainer is being built, the one it built first
+        (the parent constructors each ask for one). A built user loss gets it (sentence-transformers' step); a loss
+        this trainer builds is built again for it (`setup_fresh_model`), the old one left as it was."""
+        if self._initial_model is not None:
+            return self._initial_model
+        if self._loss_builder is not None:
+            return Trainer.call_model_init(self, trial)
+        return super().call_model_init(trial)
+
+    def _hp_search_setup(self, trial: Any) -> None:
+        """transformers' setup of each `train` (a trial's values onto the config, already there from `train`); then,
+        when `model_init` gave this run a fresh model, its own loss and collator (`setup_fresh_model`)."""
+        super()._hp_search_setup(trial)
+        if self.model_init is not None:
+            self.setup_fresh_model()
+
+    def setup_fresh_model(self) -> None:
+        """For a fresh model from `model_init`: the loss built again from it and the run's config (new heads, SFT's
+        new frozen reference; a built user loss only gets the new model, as in sentence-transformers), the collator
+        (which tokenizes with the model) built again unless it is the user's, and the card's tags."""
+        if self._loss_builder is not None:
+            self.loss = self.prepare_loss(self._loss_builder(self.model), self.model)
+        if self._own_collator:
+            self.data_collator = self.get_data_collator(self.model, self.args, self.processing_class)
+        self.model.model_card_data.add_tags(self.tags)
+        keep_local_paths_private(self.model)
+        broadcast_parameters(self.loss_parameters())
+
+    def trial_args(self, trial: Any) -> ContrastiveConfig:
+        """The config of one trial: the search's config with the trial's values (optuna: what `hp_space` suggests;
+        Ray Tune / W&B: the trial's dict), built anew so that every check of the config runs on them."""
+        if self.hp_search_backend == HPSearchBackend.OPTUNA:
+            values = self.hp_space(trial)
+        else:
+            values = {key: value for key, value in dict(trial).items() if key != "wandb"}
+        base = self._search_args or self.args
+        fields = {f.name for f in dataclasses.fields(base) if f.init}
+        for name, value in values.items():
+            if name not in fields:
+                raise ValueError(f"The search space sets `{name}={value!r}`, which is not a field of "
+                                 f"{type(base).__name__}.")
+            if name in self.data_fields and value != getattr(base, name):
+                raise ValueError(f"The search space sets `{name}={value!r}`, but the training data was prepared with "
+                                 f"`{name}={getattr(base, name)!r}` once for all trials: leave `{name}` out of it.")
+        args = dataclasses.replace(base, **values)
+        self.check_trial_args(args)
+        return args
+
+    def check_trial_args(self, args: ContrastiveConfig) -> None:
+        """Checks of a trial's config beyond the config's own: with a user's loss, no default-loss field changed."""
+        if not self._default_loss:
+            self.check_no_loss_fields(args)
+
+    def hyperparameter_search(self, hp_space: Callable[[Any], dict[str, Any]] | None = None,
+                              compute_objective: Callable[[dict[str, float]], float] | None = None,
+                              n_trials: int = 20, direction: str | list[str] | None = None,
+                              backend: str | HPSearchBackend | None = "optuna", hp_name: Callable[[Any], str] | None = None,
+                              **kwargs: Any) -> Any:
+        """transformers' `hyperparameter_search` (optuna by default; `kwargs` go to `optuna.create_study`, e.g.
+        `sampler=optuna.samplers.TPESampler(seed=0)`, `storage`, `study_name`), with `model_init`, where
+
+        - each trial trains a fresh model with the config `trial_args` builds and its own loss (`setup_fresh_model`);
+        - `hp_space` defaults to the method's search space (`hf_contrastive.tuning.DEFAULT_SEARCH_SPACES`);
+        - `compute_objective` defaults to the watched metric (`objective_metric`), and `direction` to `maximize`
+          (`minimize` when `greater_is_better=False`; pass it with a `compute_objective` to minimise).
+
+        Returns transformers' `BestRun` (`run_id`, `objective`, `hyperparameters`). Afterwards `trainer.args` is the
+        given config again; the trainer holds no model (transformers frees the last trial's): train the best
+        values in a new trainer (`hf_contrastive.tuning.best_config` writes them into a config file)."""
+        if self.model_init is None:
+            raise ValueError("`hyperparameter_search` trains a fresh model in every trial: build the trainer with "
+                             "`model_init` (e.g. `model_init=lambda: 'model-id'`) instead of `model`.")
+        if hp_space is None:
+            from ..tuning import default_hp_space
+
+            hp_space = default_hp_space(type(self))
+        if compute_objective is None:
+            compute_objective = self.watched_objective()
+        if direction is None:
+            direction = "minimize" if self.args.greater_is_better is False else "maximize"
+        self._search_args = self.args
+        try:
+            return super().hyperparameter_search(hp_space, compute_objective, n_trials, direction, backend, hp_name,
+                                                 **kwargs)
+        finally:
+            self.args, self._search_args, self.hp_search_backend = self._search_args, None, None
+
+    def objective_metric(self) -> str:
+        """The metric a search maximises by default: `metric_for_best_model` (with `eval_`), else the evaluator's
+        primary metric (`eval_sts-dev_spearman_cosine` for an STS `eval_dataset`; read after an evaluation, which
+        names it), else the method's `default_metric`; a `ValueError` when there is none."""
+        if self.args.metric_for_best_model:
+            name = self.args.metric_for_best_model
+            return name if name.startswith("eval_") else f"eval_{name}"
+        if self.evaluator is not None:
+            return f"eval_{self.evaluator.primary_metric}"
+        name = self.default_metric()
+        if name is None:
+            raise ValueError("Nothing to maximise: `metric_for_best_model` is unset and the trainer has no evaluator. "
+                             "Pass an `eval_dataset` (an STS set with `sentence1`, `sentence2`, `score` becomes the "
+                             f"`sts-dev` evaluator{self.default_metric_hint}) or an `evaluator`, set "
+                             "`metric_for_best_model`, or give `compute_objective`.")
+        return name
+
+    default_metric_hint = ""  # how a method's own eval_dataset gives a metric, for `objective_metric`'s error
+
+    def default_metric(self) -> str | None:
+        """The metric to maximise without `metric_for_best_model` or an evaluator; none by default."""
+        return None
+
+    def watched_objective(self) -> Callable[[dict[str, float]], float]:
+        """`compute_objective` returning `objective_metric` from the evaluation's metrics (checked now)."""
+        self.objective_metric()
+
+        def objective(metrics: dict[str, float]) -> float:
+            name = self.objective_metric()
+            if name not in metrics:
+                raise ValueError(f"The search maximises `{name}`, which the evaluation did not report (it reported "
+                                 f"{sorted(metrics)}): set `metric_for_best_model` to one of them, or pass "
+                                 "`compute_objective`.")
+            return metrics[name]
+
+        return objective
 
     def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> str | None:
         if resume_from_checkpoint is True:

@@ -60,6 +60,7 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
     training_args_class = DeCLUTRConfig
     data_collator_class = DeCLUTRDataCollator
+    data_fields = ("num_anchors", "max_span_len", "strict_length")  # which documents are kept
 
     def __init__(self, model: str | SentenceTransformer | None = None, args: DeCLUTRConfig | None = None,
                  **kwargs: Any) -> None:
@@ -69,10 +70,23 @@ class DeCLUTRTrainer(ContrastiveTrainer):
 
     def prepare_dataset(self, dataset: Any, args: DeCLUTRConfig, name: str, model: SentenceTransformer) -> Any:
         if model is None and dataset is not None:
-            raise ValueError("DeCLUTRTrainer tokenizes the documents with the model's tokenizer: pass `model`, "
-                             "not `model_init`.")
+            raise ValueError("DeCLUTRTrainer tokenizes the documents with the model's tokenizer: pass `model` (or "
+                             "`model_init`).")
+        if model is not None:
+            self._vocab = model.tokenizer.get_vocab()  # the tokens of the prepared documents
         return prepare_documents(dataset, model.tokenizer, num_anchors=args.num_anchors,
                                  max_span_len=args.max_span_len, strict=args.strict_length, name=name)
+
+    def setup_fresh_model(self) -> None:
+        """The base class's, and the span callback given the new collator; the documents stay tokenized with the
+        first model's tokenizer, so a fresh model must have the same one."""
+        if self.model.tokenizer.get_vocab() != self._vocab:
+            raise ValueError("`model_init` returned a model with another tokenizer than the first one, whose tokens "
+                             "the training documents are: every model of a DeCLUTR search must share one tokenizer.")
+        super().setup_fresh_model()
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, SpanEpochCallback):
+                callback.collator = self.data_collator
 
     def get_data_collator(self, model, args: DeCLUTRConfig, processing_class=None) -> DeCLUTRDataCollator:
         collator = super().get_data_collator(model, args, processing_class)

@@ -60,6 +60,8 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     default_pooler = "avg"
     prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
     training_args_class = SFTContrastiveConfig
+    data_fields = ("num_labels", "strategy")  # the classes and the labelled/unlabelled layout of the prepared data
+    default_metric_hint = "; a labelled `eval_dataset` gives `eval_accuracy`"
 
     def __init__(self, model: str | SentenceTransformer | None = None, args: SFTContrastiveConfig | None = None,
                  train_dataset: Any = None, unlabelled_dataset: Any = None, compute_metrics: Any = None,
@@ -98,9 +100,23 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         self._class_names = names
         if self._unlabelled_dataset is not None:
             dataset = with_unlabelled(dataset, self._unlabelled_dataset, args.strategy)
+        self.check_batches(dataset, args)
+        return dataset
+
+    @staticmethod
+    def check_batches(dataset: Any, args: SFTContrastiveConfig) -> None:
+        """`check_composition` of the training set's labelled and unlabelled rows against the config's batches."""
         check_composition(*map(len, labelled_and_unlabelled(dataset)), args.per_device_train_batch_size,
                           args.strategy, args.labelled_per_batch)
-        return dataset
+
+    def check_trial_args(self, args: SFTContrastiveConfig) -> None:
+        """The base class's checks, and a trial's batches (size, `labelled_per_batch`) against the training set."""
+        super().check_trial_args(args)
+        self.check_batches(self.train_dataset, args)
+
+    def default_metric(self) -> str | None:
+        """`eval_accuracy` of the head on a labelled `eval_dataset` (`compute_metrics`)."""
+        return "eval_accuracy" if self.eval_dataset is not None else None
 
     def get_batch_sampler(self, dataset: Any, batch_size: int, drop_last: bool, valid_label_columns=None,
                           generator=None, seed: int = 0):

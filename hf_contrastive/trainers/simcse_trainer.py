@@ -37,15 +37,17 @@ class SimCSETrainer(ContrastiveTrainer):
     loss_class = SimCSELoss
     training_args_class = SimCSEConfig
 
-    def __init__(self, model: str | SentenceTransformer | None = None, args: SimCSEConfig | None = None,
-                 **kwargs: Any) -> None:
-        if isinstance(model, SentenceTransformer) and args is not None and args.mlp_only_train:
+    data_fields = ("mode",)  # the columns of the prepared data
+    _train_only_mlp = False  # whether the model was built to pool `cls_before_pooler`, its MLP in the loss
+
+    def as_model(self, model: Any, args: SimCSEConfig) -> SentenceTransformer | None:
+        if isinstance(model, SentenceTransformer) and args.mlp_only_train:
             raise ValueError(
                 "`mlp_only_train=True` applies when the trainer builds the model from a name or path with "
                 "`pooler='cls'`; for a SentenceTransformer, pass `loss=SimCSELoss(model, mlp_only_train=True)`."
             )
         self._train_only_mlp = False
-        super().__init__(model=model, args=args, **kwargs)
+        return super().as_model(model, args)
 
     def build_model(self, model_name_or_path: str, args: SimCSEConfig) -> SentenceTransformer:
         pooler = self.pooler_for(model_name_or_path, args)
