@@ -60,7 +60,7 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
         its label, every other view a negative; an unlabelled row is a class of its own; one text column only).
         SupCon's `contrast_mode` and `anchors_without_positive` are not options here: both views are anchors, and
         every anchor has a positive (its other view), so the reference's mean and ours agree.
-    negatives (`str`, *optional*, defaults to `"reference"`):
+    negatives (`str`, *optional*, defaults to `"fine_tuned"`):
         InfoNCE's negatives of q_i (the positive p_i is always in the denominator): `fine_tuned` (the other rows'
         fine-tuned embeddings q_j, the source text's term: it also spreads the fine-tuned embeddings apart),
         `reference` (the other rows' frozen embeddings p_j: it anchors q_i to the frozen geometry) or `both`
@@ -80,7 +80,7 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
     contrastive_weight: float = field(default=1.0, metadata={"help": "λ: weight of the contrastive term."})
     contrastive: str = field(default="info_nce", metadata={"help": "info_nce | supcon"})
     negatives: str = field(
-        default="reference", metadata={"help": "fine_tuned | reference | both: InfoNCE's negatives of q_i."}
+        default="fine_tuned", metadata={"help": "fine_tuned | reference | both: InfoNCE's negatives of q_i."}
     )
     temperature: float | None = field(
         default=None, metadata={"help": "Softmax temperature; None: 0.05 for info_nce, 0.07 for supcon."}

@@ -75,7 +75,8 @@ def build_losses(model_dir, gather, gradients="full"):
             losses[f"supcon+{option}{name}"] = (SupConLoss(model, **options, **on), _labelled(model, labels))
     sft = {"num_labels": 2, "reference": "copy", "classifier_dropout": 0.0, **on}
     model = _model(model_dir)
-    losses["sft"] = (SFTContrastiveLoss(model, **sft), _labelled(_drifted(model).eval(), UNEVEN))
+    losses["sft"] = (SFTContrastiveLoss(model, negatives="reference", **sft),  # the others below
+                     _labelled(_drifted(model).eval(), UNEVEN))
     model = _model(model_dir)
     losses["sft+unlabelled-rows"] = (SFTContrastiveLoss(model, contrastive_rows="unlabelled", **sft),
                                      _labelled(_drifted(model).eval(), UNEVEN))
