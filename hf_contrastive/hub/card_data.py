@@ -174,7 +174,7 @@ def training_data(dataset: Any, given: list[dict[str, Any]] | tuple = ()) -> lis
     same info), read first. `name` and `id` both `None`: an unnamed in-memory dataset."""
     if dataset is None:
         return []
-    parts = list(dataset.items()) if hasattr(dataset, "keys") and not hasattr(dataset, "column_names") else [(None, dataset)]
+    parts = list(dataset.items()) if isinstance(dataset, dict) else [(None, dataset)]  # a DatasetDict is a dict
     hints = list(given) if len(given) == len(parts) else [{}] * len(parts)
     described = []
     for (part, data), hint in zip(parts, hints):

@@ -4,11 +4,13 @@ import sys
 
 import pytest
 import yaml
-from datasets import Dataset
+from datasets import Dataset, DatasetDict, DatasetInfo
 from huggingface_hub import EvalResult, ModelCard
 
 from hf_contrastive.hub.card import card_from_json, card_to_json, eval_results_files, render_card, write_card
-from hf_contrastive.hub.card_data import LIBRARY_CITATION, CardData, base_scores, history_summary
+from hf_contrastive.data.loading import load_text_dataset
+from hf_contrastive.hub.card_data import (LIBRARY_CITATION, CardData, base_scores, history_summary, set_training_dataset_id,
+                                          training_data)
 from hf_contrastive.hub.plot import curve_figure, curve_png
 
 def result(name, dataset_id, value, revision=None):
@@ -185,6 +187,50 @@ def test_history_summary_plots_the_scores_not_the_other_losses_or_run_metrics():
     assert info["metric"] == ("eval_accuracy", 0.5, 0.6) and info["steps"] == 10
 
 
+def test_training_data_names_a_file_by_its_name_only(tmp_path):
+    path = tmp_path / "my-private-folder" / "wiki_sample.txt"
+    path.parent.mkdir()
+    path.write_text("first text\n\nsecond text\nthird text\n")
+    data = load_text_dataset(str(path)).select(range(2))  # as `max_train_samples` does
+    (entry,) = training_data(data)
+    assert entry == {"name": "wiki_sample.txt", "id": None, "config": None, "split": "train", "part": None, "rows": 2,
+                     "columns": ["text"]}
+    text = render_card(CardData(model_name="m", method="SimCSE", embedding_dimension=16, training_data=[entry]))
+    assert "| `wiki_sample.txt` |  | train | 2 | text |" in text and "my-private-folder" not in text
+
+
+def test_training_data_names_a_hub_dataset_with_its_subset_and_split():
+    info = DatasetInfo(dataset_name="all-nli", builder_name="parquet", config_name="triplet")
+    data = Dataset.from_dict({"anchor": ["a"], "positive": ["b"], "negative": ["c"]}, info=info, split="train")
+    given = [{"name": "all-nli", "split": "train", "id": "sentence-transformers/all-nli", "size": 1}]  # as in ST
+    (entry,) = training_data(data, given)
+    assert entry == {"name": "all-nli", "id": "sentence-transformers/all-nli", "config": "triplet", "split": "train",
+                     "part": None, "rows": 1, "columns": ["anchor", "positive", "negative"]}
+    assert training_data(data)[0]["name"] == "all-nli" and training_data(data)[0]["id"] is None  # no id recorded
+    card = CardData(model_name="m", method="SimCSE", embedding_dimension=16, training_data=[entry],
+                    datasets=["sentence-transformers/all-nli"])
+    text = render_card(card)
+    assert ("| [sentence-transformers/all-nli](https://huggingface.co/datasets/sentence-transformers/all-nli) | "
+            "triplet | train | 1 | anchor, positive, negative |") in text
+    assert ModelCard(text).data.datasets == ["sentence-transformers/all-nli"]
+
+
+def test_training_data_without_a_name_says_so():
+    unnamed = Dataset.from_dict({"text": ["a", "b"]})
+    builder_only = Dataset.from_dict({"text": ["a"]}, info=DatasetInfo(dataset_name="csv", builder_name="csv"))
+    assert [entry["name"] for entry in training_data(unnamed, [{"name": None, "split": "None"}])] == [None]
+    assert training_data(builder_only, [{"name": "csv", "split": "None"}])[0]["name"] is None  # `csv` names nothing
+    assert training_data(unnamed)[0]["split"] is None and training_data(None) == []
+    parts = DatasetDict({"labelled": Dataset.from_dict({"text": ["a"]}, info=DatasetInfo(dataset_name="train.csv")),
+                         "unlabelled": unnamed})
+    given = [{"name": "labelled"}, {"name": "unlabelled"}]  # sentence-transformers names a DatasetDict's parts by key
+    assert [(e["name"], e["part"], e["rows"]) for e in training_data(parts, given)] == [("train.csv", "labelled", 1),
+                                                                                       (None, "unlabelled", 2)]
+    text = render_card(CardData(model_name="m", method="SimCSE", embedding_dimension=16,
+                                training_data=training_data(parts, given)))
+    assert "| `train.csv` (`labelled`) |" in text and "| an unnamed in-memory dataset (`unlabelled`) |" in text
+
+
 @pytest.mark.parametrize("method", ["simcse", "declutr", "sft"])
 def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, quiet_args, method):
     from hf_contrastive import (DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
@@ -193,20 +239,27 @@ def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, qui
 
     common = dict(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, learning_rate=1e-2,
                   eval_strategy="steps", eval_steps=2, eval_on_start=True, **quiet_args)
-    if method == "simcse":
+    if method == "simcse":  # from a file: the card names the file, not its folder
+        corpus = tmp_path / "private-folder" / "corpus.txt"
+        corpus.parent.mkdir()
+        corpus.write_text("\n".join(sentences) + "\n")
         trainer = SimCSETrainer(model=tiny_encoder_dir, args=SimCSEConfig(**common),
-                                train_dataset=Dataset.from_dict({"text": sentences}), eval_dataset=sts_dev(sentences))
-        expected = ["**SimCSE**", "arXiv:2104.08821", "| `temperature` | `0.05` |", "Pooling (cls)"]
-    elif method == "declutr":
+                                train_dataset=load_text_dataset(str(corpus)), eval_dataset=sts_dev(sentences))
+        expected = ["**SimCSE**", "arXiv:2104.08821", "| `temperature` | `0.05` |", "Pooling (cls)",
+                    "| `corpus.txt` |  | train | 32 | text |"]
+    elif method == "declutr":  # a Hub dataset: its id is recorded for the card
         documents = [" ".join(sentences[i:] + sentences[:i]) for i in range(4)]
         trainer = DeCLUTRTrainer(model=tiny_encoder_dir, args=DeCLUTRConfig(min_span_len=4, max_span_len=16, **common),
                                  train_dataset=Dataset.from_dict({"text": documents}), eval_dataset=sts_dev(sentences))
-        expected = ["**DeCLUTR**", "arXiv:2006.03659", "| `do_mlm` | `True` |", "| `max_span_len` | `16` |", "Pooling (mean)"]
+        set_training_dataset_id(trainer.model, "me/documents")
+        expected = ["**DeCLUTR**", "arXiv:2006.03659", "| `do_mlm` | `True` |", "| `max_span_len` | `16` |", "Pooling (mean)",
+                    "| [me/documents](https://huggingface.co/datasets/me/documents) |"]
     else:
         labelled = Dataset.from_dict({"text": sentences, "label": [i % 2 for i in range(len(sentences))]})
         trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=SFTContrastiveConfig(**common),
                                         train_dataset=labelled, eval_dataset=labelled)
-        expected = ["**SFT+contrastive**", "| `contrastive_weight` | `1.0` |", "EmbeddingClassifier", "classes: 0, 1"]
+        expected = ["**SFT+contrastive**", "| `contrastive_weight` | `1.0` |", "EmbeddingClassifier", "classes: 0, 1",
+                    "| an unnamed in-memory dataset |"]
     trainer.train()
     trainer.save_model()
     text = (tmp_path / "README.md").read_text()
@@ -216,6 +269,7 @@ def test_every_trainer_saves_its_card(tiny_encoder_dir, sentences, tmp_path, qui
     assert str(tmp_path) not in text and tiny_encoder_dir not in text, "no local path in the card"
     assert (tmp_path / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "hf-contrastive" in ModelCard(text).data.tags
+    assert ModelCard(text).data.datasets == (["me/documents"] if method == "declutr" else None)
     assert (tmp_path / "card_data.json").is_file()
 
 
