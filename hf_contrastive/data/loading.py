@@ -10,7 +10,8 @@ BUILDERS = {".txt": ("text", {}), ".csv": ("csv", {}), ".tsv": ("csv", {"delimit
 
 def load_text_dataset(path_or_url: str):
     """`.txt` (one text per line -> a `text` column, blank lines dropped), `.csv`, `.tsv`, `.json` or `.jsonl`, from
-    a local path or an http(s) URL (e.g. SimCSE's `wiki1m_for_simcse.txt` on the Hub)."""
+    a local path or an http(s) URL (e.g. SimCSE's `wiki1m_for_simcse.txt` on the Hub). The dataset is named after
+    the file (`info.dataset_name`, e.g. `wiki1m_for_simcse.txt`: the model card names it; the folder stays private)."""
     from datasets import load_dataset
     from datasets.exceptions import DatasetGenerationError
 
@@ -31,4 +32,5 @@ def load_text_dataset(path_or_url: str):
                         f"{type(cause).__name__}: {cause}") from error
     if builder == "text":
         dataset = dataset.filter(lambda row: bool(row["text"].strip()))
+    dataset.info.dataset_name = os.path.basename(path_or_url.split("?")[0])
     return dataset

@@ -2,8 +2,9 @@
 
 `render_card` returns the README text (YAML metadata written by huggingface_hub's `ModelCardData`, so the
 model-index parses with the Hub's own parser); `eval_results_files` gives the Hub's `.eval_results/*.yaml`;
-`write_card` puts the card, the training-curve PNG, the eval-results files and `card_data.json` (to re-render the
-card for a later release) into a folder. A template error raises: a release never goes out without its card.
+`write_card` puts the card, the training-curve PNG (with matplotlib), the eval-results files and `card_data.json` (to
+re-render the card for a later release) into a folder. A template error raises: a release never goes out without its
+card. The template is the repository's `model_cards/model_card.md.j2`, installed as `hf_contrastive.model_cards`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -50,9 +52,23 @@ def evaluation_rows(card: CardData) -> tuple[list[tuple[Any, float | None]], lis
     return rows, averages
 
 
-def render_card(card: CardData) -> str:
+def template_source(name: str = TEMPLATE) -> str:
+    """A model-card template: from the source checkout's `model_cards/` when this package runs from one (on
+    `sys.path` or installed editable), else from the installed package data `hf_contrastive.model_cards`."""
+    checkout = Path(__file__).resolve().parents[2] / "model_cards" / name
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    return resources.files("hf_contrastive.model_cards").joinpath(name).read_text(encoding="utf-8")
+
+
+def curve_title(card: CardData) -> str:
+    return f"{card.method} fine-tuning of {card.base_model}" if card.base_model else f"{card.method} training"
+
+
+def render_card(card: CardData, curve_image: str | None = None) -> str:
     """The README.md of a model: YAML metadata (library, pipeline tag, base model, datasets, tags, license,
-    model-index) and a body with only the sections that have data."""
+    model-index) and a body with only the sections that have data; `curve_image`, the training curve's file beside
+    the card (when drawn), is shown above the curve's numbers."""
     import jinja2
     from huggingface_hub import ModelCardData
 
@@ -64,10 +80,10 @@ def render_card(card: CardData) -> str:
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                      keep_trailing_newline=True, autoescape=False)
     environment.tests["hub_dataset"] = is_hub_dataset
-    source = resources.files("hf_contrastive.model_cards").joinpath(TEMPLATE).read_text(encoding="utf-8")
     rows, averages = evaluation_rows(card)
-    body = environment.from_string(source).render(
-        card=card, rows=rows, averages=averages, has_base=any(base is not None for _, base in rows))
+    body = environment.from_string(template_source()).render(
+        card=card, rows=rows, averages=averages, has_base=any(base is not None for _, base in rows),
+        curve_image=curve_image)
     body = re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
     return f"---\n{metadata.to_yaml()}\n---\n\n{body}"
 
@@ -105,12 +121,14 @@ def card_from_json(text: str) -> CardData:
 
 
 def write_card(folder: str, card: CardData) -> None:
-    """README.md, the training curve (drawn from `card.curve`'s points), `.eval_results/` and `card_data.json` (from
-    which the card can be written again, e.g. for a release) in `folder`."""
-    readme = render_card(card)  # before writing anything: a template error leaves the folder as it was
-    if card.curve and any(card.curve.get("points") or ()):
+    """README.md, the training curve (drawn from `card.curve`'s points when matplotlib is installed), `.eval_results/`
+    and `card_data.json` (from which the card can be written again, e.g. for a release) in `folder`."""
+    image = curve_png(card.curve["points"], curve_title(card)) if card.curve and card.curve.get("points") else None
+    # the card before writing anything: a template error leaves the folder as it was
+    readme = render_card(card, curve_image=card.curve["file"] if image is not None else None)
+    if image is not None:
         with open(os.path.join(folder, card.curve["file"]), "wb") as file:
-            file.write(curve_png(card.curve["points"]))
+            file.write(image)
     for path, text in eval_results_files(card).items():
         os.makedirs(os.path.join(folder, os.path.dirname(path)), exist_ok=True)
         with open(os.path.join(folder, path), "w", encoding="utf-8") as file:

@@ -29,6 +29,7 @@ LIBRARY_CITATION = """@software{hf_contrastive,
     note = {SimCSE, DeCLUTR and SFT+contrastive as transformers.Trainer subclasses and sentence-transformers losses}
 }"""
 RUN_METRICS = ("runtime", "samples_per_second", "steps_per_second", "epoch", "step")
+PLOTTED_SCORES = ("spearman_cosine", "pearson_cosine", "accuracy", "f1")  # the scores of this library's evaluators
 
 
 @dataclass
@@ -45,14 +46,14 @@ class CardData:
     embedding_dimension: int | None = None
     max_seq_length: int | None = None
     similarity: str | None = None
-    training_data: list[dict[str, Any]] = field(default_factory=list)  # name, rows, columns
+    training_data: list[dict[str, Any]] = field(default_factory=list)  # name, id, config, split, part, rows, columns
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     eval_results: list[Any] = field(default_factory=list)  # huggingface_hub.EvalResult
     aggregation: str | None = None
     base_scores: dict[str, float] = field(default_factory=dict)  # result_key -> the base model's value
     training_metrics: dict[str, float] = field(default_factory=dict)  # last evaluation during training
     start_metrics: dict[str, float] = field(default_factory=dict)  # evaluation at step 0, when run
-    # file, steps, loss (first, last) or None, metric (name, first, last) or None, points ([loss series, metric series])
+    # file, steps, loss (first, last) or None, metric (name, first, last) or None, points ({series: [(step, value)]})
     curve: dict[str, Any] | None = None
     lora: dict[str, Any] | None = None
     release: str = "merged"  # or "adapters"
@@ -137,39 +138,66 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
 
 def history_summary(log_history: list[dict[str, Any]], metric: str | None) -> tuple[dict, dict, dict | None]:
     """From a Trainer's `log_history`: the evaluation metrics at step 0 (if evaluated there) and at the last
-    evaluation, and the curve (its `points`: the loss and the metric as (step, value) series): `(start, last,
-    curve)`."""
+    evaluation, and the curve: `(start, last, curve)`.
+
+    The curve's `points` map each plotted series to its `(step, value)` pairs: the training `loss`, `eval_loss`, the
+    headline metric (`metric`, else the first `*spearman_cosine` or `*accuracy`) and the other scores
+    (`PLOTTED_SCORES`); `loss` and `metric` give the first and last values of the loss and of the headline metric."""
     evaluations = [entry for entry in log_history if any(k.startswith("eval_") for k in entry)]
     start = _numbers(evaluations[0]) if evaluations and evaluations[0].get("step") == 0 else {}
     last = _numbers(evaluations[-1]) if evaluations else {}
-    losses = [(entry["step"], float(entry["loss"])) for entry in log_history
-              if "loss" in entry and "step" in entry and math.isfinite(entry["loss"])]
     if metric is not None and not metric.startswith("eval_"):
         metric = f"eval_{metric}"  # the Trainer's own rule for metric_for_best_model
     if metric not in last:
         metric = next((k for k in last if k.endswith(("spearman_cosine", "accuracy"))), None)
-    points = [(e["step"], float(e[metric])) for e in evaluations
-              if metric and metric in e and "step" in e and math.isfinite(e[metric])]
-    if not losses and not points:
+    plotted = [name for name in last if name in (metric, "eval_loss") or name.endswith(PLOTTED_SCORES)]
+    points = {name: [(entry["step"], float(entry[name])) for entry in entries
+                     if name in entry and "step" in entry and math.isfinite(entry[name])]
+              for name, entries in [("loss", log_history)] + [(name, evaluations) for name in plotted]}
+    points = {name: series for name, series in points.items() if series}
+    if not points:
         return start, last, None
-    curve = {"file": "training_curve.png", "steps": max(x for x, _ in losses + points),
+    losses, scores = points.get("loss"), points.get(metric)
+    curve = {"file": "training_curve.png", "steps": max(x for series in points.values() for x, _ in series),
              "loss": (losses[0][1], losses[-1][1]) if losses else None,
-             "metric": (metric, points[0][1], points[-1][1]) if points else None, "points": [losses, points]}
+             "metric": (metric, scores[0][1], scores[-1][1]) if scores else None, "points": points}
     return start, last, curve
 
 
-def training_data(dataset: Any) -> list[dict[str, Any]]:
-    """Name, rows and columns of each training set (a DatasetDict's parts each)."""
+def training_data(dataset: Any, given: list[dict[str, Any]] | tuple = ()) -> list[dict[str, Any]]:
+    """Where each training set (a DatasetDict's parts each) came from, with its rows and columns.
+
+    Each entry: `name`, the file or dataset it was loaded from (its `info.dataset_name`, which `load_text_dataset`
+    sets to the file's name; a packaged builder's own name such as `text` or `csv` names nothing), `id` its Hub id,
+    `config` and `split` the subset and split loaded, `part` the DatasetDict key. `given` is sentence-transformers'
+    `model_card_data.train_datasets` (one entry per part: `name`, `id`, `split` set by the user, or inferred from the
+    same info), read first. `name` and `id` both `None`: an unnamed in-memory dataset."""
     if dataset is None:
         return []
-    parts = dataset.items() if hasattr(dataset, "keys") and not hasattr(dataset, "column_names") else [(None, dataset)]
+    parts = list(dataset.items()) if isinstance(dataset, dict) else [(None, dataset)]  # a DatasetDict is a dict
+    hints = list(given) if len(given) == len(parts) else [{}] * len(parts)
     described = []
-    for part, data in parts:
+    for (part, data), hint in zip(parts, hints):
         info = getattr(data, "info", None)
-        name = getattr(info, "dataset_name", None) or getattr(info, "builder_name", None)
-        described.append({"name": part or name or "local data", "rows": len(data) if hasattr(data, "__len__") else None,
+        not_names = (None, "", "None", part, getattr(info, "builder_name", None))
+        names = [name for name in (hint.get("name"), getattr(info, "dataset_name", None)) if name not in not_names]
+        split = hint.get("split") or getattr(data, "split", None)
+        config = hint.get("config") or getattr(info, "config_name", None)
+        described.append({"name": names[0] if names else None, "id": hint.get("id") or None,
+                          "config": config if config not in (None, "default") else None,
+                          "split": str(split) if str(split) != "None" else None, "part": part,
+                          "rows": len(data) if hasattr(data, "__len__") else None,
                           "columns": list(getattr(data, "column_names", None) or [])})
     return described
+
+
+def set_training_dataset_id(model: Any, dataset_id: str) -> None:
+    """Name the Hub dataset a model trains on, for data loaded with `datasets.load_dataset(dataset_id, ...)` (the
+    `Dataset` keeps its subset and split, not its id): the `id` of the training set in sentence-transformers'
+    `model_card_data.train_datasets`, which its card and this library's read. Call it once the trainer is built
+    (its init describes the training set there)."""
+    for entry in model.model_card_data.train_datasets[:1]:
+        entry["id"] = dataset_id
 
 
 def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: str | None = None,
@@ -182,6 +210,7 @@ def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: s
     base_model = card.base_model or _hub_id(getattr(getattr(model.transformers_model, "config", None),
                                                     "_name_or_path", None))
     start, last, curve = history_summary(trainer.state.log_history, args.metric_for_best_model)
+    data = training_data(trainer.train_dataset, card.train_datasets)
     lora = lora_details(model)
     citations = [c for c in [getattr(loss, "citation", None), LIBRARY_CITATION] if c]
     head = getattr(loss, "head", None)
@@ -192,7 +221,7 @@ def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: s
                    **(loss.get_config_dict() if hasattr(loss, "get_config_dict") else {})},
         architecture=architecture(model), embedding_dimension=model.get_embedding_dimension(),
         max_seq_length=model.max_seq_length, similarity=model.similarity_fn_name,
-        training_data=training_data(trainer.train_dataset),
+        training_data=data, datasets=[entry["id"] for entry in data if entry["id"]],
         hyperparameters={"learning_rate": args.learning_rate, "per_device_train_batch_size":
                          args.per_device_train_batch_size, "steps": trainer.state.global_step,
                          "epochs": round(float(trainer.state.epoch or 0), 2), "warmup_steps": args.warmup_steps,

@@ -1,89 +1,72 @@
-"""A training-curve PNG drawn with the standard library (zlib + struct): no plotting dependency in a release.
+"""The model card's training-curve PNG, drawn with matplotlib (the `plot` extra) from the points in `CardData.curve`.
 
-Pure functions: points in, PNG bytes out. One panel per series (e.g. training loss above, the evaluation metric
-below), each scaled to its own range with a light grid; the card's caption gives the numbers.
+Two panels side by side against the optimizer step: the losses (training loss, and `eval_loss` when logged) and the
+evaluation scores (e.g. the STS dev Spearman correlation, an SFT accuracy). Sized for the Hub's card width
+(800 x 350 px) and written without a timestamp or software tag, so the same points give the same bytes.
+Without matplotlib there is no plot (`curve_png` returns `None`, logged) and the card says the numbers only.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
-from collections.abc import Sequence
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-BACKGROUND = (255, 255, 255)
-GRID = (225, 228, 232)
-FRAME = (120, 124, 130)
-COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
+logger = logging.getLogger(__name__)
 
-
-def png_bytes(pixels: list[bytearray], width: int, height: int) -> bytes:
-    """Encode rows of RGB bytes as a PNG (8-bit truecolor, no filter)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + bytes(row) for row in pixels)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+SIZE_INCHES = (8.0, 3.5)
+DPI = 100  # 800 x 350 px: the width of a model card on the Hub
+LABELS = {"loss": "training loss", "eval_loss": "evaluation loss"}
 
 
-def _set(pixels: list[bytearray], x: int, y: int, color: tuple[int, int, int], thickness: int = 1) -> None:
-    for dy in range(thickness):
-        for dx in range(thickness):
-            px, py = x + dx, y + dy
-            if 0 <= py < len(pixels) and 0 <= px < len(pixels[0]) // 3:
-                pixels[py][3 * px:3 * px + 3] = bytes(color)
+def is_loss(name: str) -> bool:
+    """Whether a series of `CardData.curve["points"]` goes on the loss panel (the others are scores)."""
+    return name == "loss" or name.endswith("loss")
 
 
-def _line(pixels, start: tuple[int, int], end: tuple[int, int], color, thickness: int = 2) -> None:
-    """Bresenham's line from `start` to `end`."""
-    (x0, y0), (x1, y1) = start, end
-    dx, dy = abs(x1 - x0), -abs(y1 - y0)
-    sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-    error = dx + dy
-    while True:
-        _set(pixels, x0, y0, color, thickness)
-        if (x0, y0) == (x1, y1):
-            return
-        twice = 2 * error
-        if twice >= dy:
-            error, x0 = error + dy, x0 + sx
-        if twice <= dx:
-            error, y0 = error + dx, y0 + sy
+def series_label(name: str) -> str:
+    """`eval_sts-dev_spearman_cosine` -> `sts-dev spearman_cosine` (the legend's name of a series)."""
+    return LABELS.get(name) or name.removeprefix("eval_").replace("_", " ", 1)
 
 
-def _panel(pixels, box: tuple[int, int, int, int], points: Sequence[tuple[float, float]], x_range, color) -> None:
-    """Frame, grid and polyline of `points` in `box` = (left, top, right, bottom); y scaled to the points' range."""
-    left, top, right, bottom = box
-    for i in range(1, 4):
-        y = top + i * (bottom - top) // 4
-        _line(pixels, (left, y), (right, y), GRID, 1)
-    for corner_a, corner_b in (((left, top), (right, top)), ((right, top), (right, bottom)),
-                               ((right, bottom), (left, bottom)), ((left, bottom), (left, top))):
-        _line(pixels, corner_a, corner_b, FRAME, 1)
-    ys = [y for _, y in points]
-    low, high = min(ys), max(ys)
-    span_y = (high - low) or 1.0
-    (x_low, x_high), span_x = x_range, (x_range[1] - x_range[0]) or 1.0
-    inner = [(left + 4 + round((x - x_low) / span_x * (right - left - 8)),
-              bottom - 4 - round((y - low) / span_y * (bottom - top - 8))) for x, y in points]
-    if len(inner) == 1:
-        _set(pixels, inner[0][0] - 2, inner[0][1] - 2, color, 5)
-    for a, b in zip(inner, inner[1:]):
-        _line(pixels, a, b, color, 2)
+def curve_figure(points: Mapping[str, Sequence[Sequence[float]]], title: str) -> Any:
+    """A matplotlib `Figure` (no pyplot state) of `points` (series name -> `(step, value)` pairs): the losses in the
+    first panel, the evaluation scores in the second (one panel when only one kind was logged), a legend in each.
+    Raises `ValueError` when there is nothing to draw."""
+    from matplotlib.figure import Figure
 
-
-def curve_png(series: Sequence[Sequence[tuple[float, float]]], width: int = 720, panel_height: int = 200) -> bytes:
-    """One panel per non-empty series of `(step, value)` points, stacked, sharing the step axis; colors in order
-    (blue, orange, ...). Raises `ValueError` when there is nothing to draw."""
-    series = [list(points) for points in series if points]
-    if not series:
+    panels = [(kind, {name: series for name, series in points.items() if series and is_loss(name) == (kind == "loss")})
+              for kind in ("loss", "score")]
+    panels = [(kind, series) for kind, series in panels if series]
+    if not panels:
         raise ValueError("A training curve needs at least one logged value.")
-    margin = 12
-    height = margin + len(series) * (panel_height + margin)
-    pixels = [bytearray(bytes(BACKGROUND) * width) for _ in range(height)]
-    steps = [x for points in series for x, _ in points]
-    for index, points in enumerate(series):
-        top = margin + index * (panel_height + margin)
-        _panel(pixels, (margin, top, width - margin, top + panel_height), points, (min(steps), max(steps)),
-               COLORS[index % len(COLORS)])
-    return png_bytes(pixels, width, height)
+    figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
+    figure.suptitle(title, fontsize=11)
+    for axes, (kind, series) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        for name, values in series.items():
+            steps, ys = zip(*values)
+            axes.plot(steps, ys, label=series_label(name), linewidth=1.6,
+                      marker="o" if name.startswith("eval_") else None, markersize=3.5)
+        axes.set_xlabel("optimizer step")
+        axes.set_ylabel("loss (nats)" if kind == "loss" else "score (correlation or fraction)")
+        axes.set_title("Loss" if kind == "loss" else "Evaluation during training", fontsize=10)
+        axes.grid(True, color="#e1e4e8", linewidth=0.8)
+        axes.legend(fontsize=8, frameon=False)
+    return figure
+
+
+def curve_png(points: Mapping[str, Sequence[Sequence[float]]], title: str) -> bytes | None:
+    """`curve_figure` as PNG bytes (the same bytes for the same points), or `None` when matplotlib is not installed
+    (`pip install "hf_contrastive[plot]"`)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        logger.info('No training-curve plot in the model card: matplotlib is not installed '
+                    '(pip install "hf_contrastive[plot]").')
+        return None
+    figure = curve_figure(points, title)
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()

@@ -1,1 +1,0 @@
-"""Jinja templates of the model cards (package data), rendered by `hf_contrastive.hub.card.render_card`."""
