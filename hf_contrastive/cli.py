@@ -1,4 +1,5 @@
-"""`hf-contrastive train CONFIG.yaml | eval MODEL | push DIR REPO | demo`."""
+"""`hf-contrastive train CONFIG.yaml [--FIELD VALUE ...] | eval MODEL | push DIR REPO | demo`: the parsing and the
+dispatch; the work is the library's (`config_file`, `evaluation`, `hub`, `demo`)."""
 
 from __future__ import annotations
 

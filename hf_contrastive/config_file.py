@@ -208,6 +208,13 @@ def method_parser(method: str, values: dict[str, Any] | None = None, path: str |
     return parser
 
 
+def help_text(path: str | None = None, overrides: Sequence[str] = ()) -> str:
+    """`hf-contrastive train [CONFIG.yaml] [--method METHOD] --help`: the flags of the method (`--method`, else the
+    file's, else simcse), with the file's values as their defaults."""
+    values = read_yaml(path) if path else {}
+    return method_parser(select_method(values, overrides, path), values, path).format_help()
+
+
 def flag_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     """Each field's `--field` action (not the `--no_field` switch of a field that defaults to True)."""
     return {action.dest: action for action in parser._actions if f"--{action.dest}" in action.option_strings}
@@ -269,17 +276,28 @@ def scalar_value(action: argparse.Action, value: Any, what: str) -> Any:
 
 
 def describe(action: argparse.Action) -> str:
+    """What a flag takes, in words."""
     if action.choices is not None:
         return f"one of {list(action.choices)}"
     return TYPE_NAMES.get(action.type, f"a {getattr(action.type, '__name__', action.type)}")
 
 
 def unknown_flags(remaining: list[str], parser: ConfigParser, method: str) -> str:
+    """The message for the command-line arguments that the parser left: the first unknown flag, or a stray value."""
     flag = next((arg for arg in remaining if arg.startswith("-")), remaining[0])
     if not flag.startswith("-"):
         return f"command line: unexpected argument {flag!r} (one CONFIG.yaml, then --FIELD VALUE pairs)."
     key = flag.lstrip("-").split("=")[0].replace("-", "_")
     return f"command line: unknown flag {flag}{unknown_hint(key, list(flag_actions(parser)), method, '--')}."
+
+
+def check_splits(sft_data: SFTDataArguments, run: RunArguments, where: str) -> None:
+    """`eval_split` and `unlabelled_split` are splits of `dataset_name`."""
+    for name in ("eval_split", "unlabelled_split"):
+        if getattr(sft_data, name) and not run.dataset_name:
+            file = name.replace("split", "file")
+            raise ConfigError(f"{where}: `{name}={getattr(sft_data, name)!r}` is a split of `dataset_name`; give "
+                              f"`dataset_name`, or an `{file}`.")
 
 
 def parse_config(path: str | None, overrides: Sequence[str] = ()) -> RunConfig:
@@ -302,22 +320,6 @@ def parse_config(path: str | None, overrides: Sequence[str] = ()) -> RunConfig:
     if config.sft_data is not None:
         check_splits(config.sft_data, run, path or "command line")
     return config
-
-
-def help_text(path: str | None = None, overrides: Sequence[str] = ()) -> str:
-    """`hf-contrastive train [CONFIG.yaml] [--method METHOD] --help`: the flags of the method (`--method`, else the
-    file's, else simcse), with the file's values as their defaults."""
-    values = read_yaml(path) if path else {}
-    return method_parser(select_method(values, overrides, path), values, path).format_help()
-
-
-def check_splits(sft_data: SFTDataArguments, run: RunArguments, where: str) -> None:
-    """`eval_split` and `unlabelled_split` are splits of `dataset_name`."""
-    for name in ("eval_split", "unlabelled_split"):
-        if getattr(sft_data, name) and not run.dataset_name:
-            file = name.replace("split", "file")
-            raise ConfigError(f"{where}: `{name}={getattr(sft_data, name)!r}` is a split of `dataset_name`; give "
-                              f"`dataset_name`, or an `{file}`.")
 
 
 def load_run(path: str | None, overrides: Sequence[str] = ()) -> Run:
