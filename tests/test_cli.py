@@ -6,7 +6,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import DataError
-from hf_contrastive.cli import ConfigError, build_parser, eval_stsb, main, train_from_config
+from hf_contrastive.cli import build_parser, eval_stsb, main, train
+from hf_contrastive.config_file import ConfigError
 from tests.helpers.bad_input import TSV, Env, assert_named_before_training
 
 
@@ -38,7 +39,7 @@ output_dir: {output}
 pooler: avg_first_last
 temperature: 5e-2
 learning_rate: 1e-4
-max_steps: 2e0
+max_steps: 2
 per_device_train_batch_size: 8
 eval_strategy: steps
 eval_steps: 2
@@ -144,7 +145,8 @@ def test_sft_only_keys_need_the_sft_method(tiny_encoder_dir, train_files, tmp_pa
     text, _ = train_files
     config = write_config(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\neval_file: {text}\n")
     assert main(["train", config]) == 2
-    assert "eval_file apply to `method: sft_contrastive` only" in capsys.readouterr().err
+    assert (f"config.yaml: unknown key `eval_file` (value {str(text)!r}): it applies to `method: sft_contrastive` "
+            "only, and this config's method is simcse") in capsys.readouterr().err
 
 
 def test_unknown_method_is_named(tmp_path, capsys):
@@ -189,7 +191,7 @@ def cli_train(config, **files):
         for name, text in files.items():
             env.write(name, text)
         config_text = f"model: {env.model}\noutput_dir: {env.out}\nmax_steps: 1\nuse_cpu: true\nreport_to: none\n"
-        train_from_config(env.write("config.yaml", config_text + config.format(tmp=env.tmp)), {})
+        train(env.write("config.yaml", config_text + config.format(tmp=env.tmp)), [], resume=False)
     return run
 
 
@@ -209,7 +211,7 @@ BAD_INPUT = [  # (id, call, error type, regex of the message): `hf-contrastive e
      DataError, r"train\.csv' cannot be read as CSV: ParserError: .*EOF inside string"),
     ("cli-train-bad-max-train-samples",
      cli_train("train_file: {tmp}/train.txt\nmax_train_samples: lots\n", **{"train.txt": "a cat\na dog\n"}),
-     ConfigError, r"config\.yaml: `max_train_samples` must be a whole number >= 1, got 'lots'"),
+     ConfigError, r"config\.yaml: `max_train_samples` must be a whole number, got 'lots'"),
     ("cli-train-sts-eval-bad-score",
      cli_train("train_file: {tmp}/train.txt\nsts_eval: {tmp}/dev.tsv\n",
                **{"train.txt": "a cat\na dog\n", "dev.tsv": TSV + "a cat\ta dog\t-\n"}), DataError,
@@ -254,22 +256,6 @@ def test_demo_trains_evaluates_and_releases(tmp_path, capsys):
     assert model.max_seq_length == 256
     assert os.path.isfile(release / "model.safetensors")
     assert torch.isfinite(model.encode(["A man is eating food."], convert_to_tensor=True)).all()
-
-
-def test_sft_data_keeps_integer_evaluation_labels_of_a_class_label_training_set(tmp_path):
-    from datasets import ClassLabel, Dataset, Features, Value
-
-    from hf_contrastive.cli import ConfigError, sft_data
-
-    features = Features({"text": Value("string"), "label": ClassLabel(names=["no", "yes"])})
-    train = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]}, features=features)
-    evaluation = tmp_path / "eval.jsonl"
-    evaluation.write_text('{"text": "c", "label": 1}\n{"text": "d", "label": 0}\n')  # a Hub split's class ids
-    _, eval_dataset, _ = sft_data({"eval_file": str(evaluation)}, train, None)
-    assert eval_dataset["label"] == [1, 0]
-    evaluation.write_text('{"text": "c", "label": "maybe"}\n')
-    with pytest.raises(ConfigError, match=r"labels \['maybe'\] of the evaluation set do not occur"):
-        sft_data({"eval_file": str(evaluation)}, train, None)
 
 
 def test_train_resume_goes_on_from_the_last_checkpoint(tiny_encoder_dir, train_files, tmp_path, capsys):

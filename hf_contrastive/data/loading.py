@@ -1,4 +1,4 @@
-"""Training text from a local file or a URL, as a `datasets.Dataset`."""
+"""Training text from a local file, a URL or a Hub dataset, and STS evaluation sets, as `datasets.Dataset`s."""
 
 from __future__ import annotations
 
@@ -34,3 +34,25 @@ def load_text_dataset(path_or_url: str):
         dataset = dataset.filter(lambda row: bool(row["text"].strip()))
     dataset.info.dataset_name = os.path.basename(path_or_url.split("?")[0])
     return dataset
+
+
+def load_file_or_split(path_or_url: str | None = None, dataset_name: str | None = None,
+                       dataset_config: str | None = None, split: str | None = "train"):
+    """A local file or URL (`load_text_dataset`), else `split` of `dataset_name` (a Hub dataset or a local folder of
+    data files), e.g. a `train` config's `train_file`, or `dataset_name` + `dataset_split`."""
+    if path_or_url:
+        return load_text_dataset(path_or_url)
+    from datasets import load_dataset
+
+    return load_dataset(dataset_name, dataset_config, split=split)
+
+
+def load_sts_dataset(spec: str):
+    """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
+    from datasets import Dataset
+
+    from ..evaluation.sts import load_stsb, read_sts_file
+
+    if spec in ("stsb-dev", "stsb-test"):
+        return load_stsb(spec.split("-")[1])
+    return Dataset.from_dict(read_sts_file(spec))

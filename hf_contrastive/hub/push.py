@@ -2,8 +2,9 @@
 
 `prepare_release` writes the model as a standalone SentenceTransformer (LoRA adapters merged into the weights) or,
 with `merge=False`, as adapters whose `adapter_config.json` names the base model's Hub id; `push_release` creates the
-repo and uploads the folder in a single commit. A failed upload leaves the folder complete; pushing again uploads only
-what the Hub does not have yet. No token is ever written into the folder.
+repo and uploads the folder in a single commit; `release_card` re-targets the card of the training run (saved beside
+the model) at the release. A failed upload leaves the folder complete; pushing again uploads only what the Hub does
+not have yet. No token is ever written into the folder.
 
 The Hub API calls of a push (repo creation, preupload, LFS batch, commit) have a time limit (`timeout`, default
 `HF_CONTRASTIVE_PUSH_TIMEOUT` seconds, else 120) on each connect, read and write: huggingface_hub itself sets none on
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..modeling.classifier import CLASSIFIER_FOLDER
 from ..modeling.lora import has_lora, merged_copy, saving_adapters_with_peft
-from .card import write_card
+from .card import CARD_DATA_FILE, card_from_json, write_card
 from .card_data import CardData, keep_local_paths_private
 
 if TYPE_CHECKING:
@@ -82,6 +83,23 @@ def _point_adapters_at(folder: str, base_model_id: str | None) -> str:
     with open(path, "w", encoding="utf-8") as file:
         json.dump(config, file, indent=2)
     return base_model_id
+
+
+def release_card(model_dir: str, repo_id: str, *, adapter_only: bool = False,
+                 base_model: str | None = None) -> CardData | None:
+    """The card of the training run saved in `model_dir` (its `card_data.json`), re-targeted at the release to
+    `repo_id`: its kind (`adapters` for an adapter-only release of a LoRA model, else `merged`), its id and name, and
+    `base_model` when given. `None` when `model_dir` was not saved by hf_contrastive (it keeps sentence-transformers'
+    card)."""
+    path = os.path.join(model_dir, CARD_DATA_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        card = card_from_json(file.read())
+    card.release = "adapters" if adapter_only and card.lora else "merged"
+    card.model_id = card.model_name = repo_id
+    card.base_model = base_model or card.base_model
+    return card
 
 
 def prepare_release(model: Any, folder: str, *, merge: bool = True, base_model_id: str | None = None,
