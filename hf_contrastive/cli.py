@@ -21,6 +21,33 @@ def train(config: str, overrides: list[str], resume: bool) -> str:
     return run.config.args.output_dir
 
 
+def tune(config: str, overrides: list[str], n_trials: int, search_space: str | None, output: str) -> None:
+    """`hf-contrastive tune CONFIG.yaml --n-trials N [--search-space space.yaml] [--output best.yaml]`: the
+    Trainer's `hyperparameter_search` (optuna) over the config's run, each trial from a fresh model; prints the
+    trials and writes the best as a config `train` takes (the command-line overrides written in as given)."""
+    from .config_file import load_run
+    from .tuning import search, trials_table, write_best_config
+
+    run = load_run(config, overrides)
+    model = run.config.run.model
+    result = search(run.build_trainer(model=None, model_init=lambda: model), n_trials, space=search_space)
+    print(trials_table(result))
+    write_best_config(config, {**override_values(overrides), **result.best}, output)
+    print(f"Best config written to {output}: hf-contrastive train {output}")
+
+
+def override_values(overrides: list[str]) -> dict[str, str | bool]:
+    """`["--max_steps", "10", "--do_mlm", "--x=1"]` -> `{"max_steps": "10", "do_mlm": True, "x": "1"}` (the config
+    parser types the strings again when the YAML is read)."""
+    values: dict[str, str | bool] = {}
+    for i, item in enumerate(overrides):
+        if item.startswith("--"):
+            name, _, value = item[2:].partition("=")
+            follows = i + 1 < len(overrides) and not overrides[i + 1].startswith("--")
+            values[name] = value or (overrides[i + 1] if follows else True)
+    return values
+
+
 def eval_stsb(args: argparse.Namespace) -> None:
     """`hf-contrastive eval MODEL`: the shipped STS-B splits and any `--sts-file`, one Spearman x 100 each."""
     from sentence_transformers import SentenceTransformer
@@ -124,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="Go on from the latest complete checkpoint in the output dir (after a killed run).")
     train.add_argument("-h", "--help", action="store_true", help="The fields of the config's (or --method's) method.")
+    search = commands.add_parser("tune", help="Hyperparameter search (optuna) over a training config; writes the "
+                                              "best as a config `train` takes. Any config field as --FIELD VALUE.")
+    search.add_argument("config", help="YAML file, as for `train`.")
+    search.add_argument("--n-trials", type=int, required=True, help="Number of trials (each a training run).")
+    search.add_argument("--search-space", help="YAML: {field: {type: float|int|categorical, low, high, log, "
+                                               "choices}}; default: the method's space (see the README).")
+    search.add_argument("--output", default="best_config.yaml", help="Where to write the best config.")
     evaluate = commands.add_parser("eval", help="Evaluate a model: STS-B (Spearman of cosine x 100), or the STS and "
                                                 "transfer suites.")
     evaluate.add_argument("model", help="Hub id or path of a SentenceTransformer.")
@@ -162,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, overrides = parser.parse_known_args(argv)  # the rest: `train`'s --FIELD VALUE overrides
-    if overrides and args.command != "train":
+    if overrides and args.command not in ("train", "tune"):
         parser.error(f"unrecognized arguments: {' '.join(overrides)}")
     if args.command == "train" and args.method:  # read here, so that `train --method declutr --help` has no CONFIG
         overrides = ["--method", args.method, *overrides]
@@ -176,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("give a CONFIG.yaml (`hf-contrastive train --help` lists its fields).")
             output_dir = train(args.config, overrides, resume=args.resume)
             print(f"Saved to {os.path.abspath(output_dir)}; load it with SentenceTransformer({output_dir!r}).")
+        elif args.command == "tune":
+            if args.n_trials < 1:
+                raise ValueError(f"`--n-trials` must be >= 1, got {args.n_trials}.")
+            tune(args.config, overrides, args.n_trials, args.search_space, args.output)
         elif args.command == "eval":
             if args.suite:
                 eval_suite(args)

@@ -137,7 +137,12 @@ class Run:
 
     def build_trainer(self, **changes):
         """The method's trainer, with `changes` replacing any of `trainer_kwargs()` (e.g. `callbacks=[...]`)."""
-        return self.config.trainer_class(**{**self.trainer_kwargs(), **changes})
+        from .hub.card_data import set_training_dataset_id
+
+        trainer = self.config.trainer_class(**{**self.trainer_kwargs(), **changes})
+        if self.config.run.dataset_name and trainer.model is not None:  # the card names (and links) the Hub dataset
+            set_training_dataset_id(trainer.model, self.config.run.dataset_name)
+        return trainer
 
 
 def read_yaml(path: str) -> dict[str, Any]:

@@ -172,3 +172,28 @@ def test_train_with_overrides_end_to_end(tiny_encoder_dir, sentences, tmp_path, 
     assert type(args) is SimCSEConfig and (args.max_steps, args.learning_rate, args.pooler) == (1, 2e-4, "avg")
     assert json.loads((output / "config_sentence_transformers.json").read_text())["model_type"] == "SentenceTransformer"
     assert not (tmp_path / "unused").exists()
+
+
+def test_tune_runs_trials_and_writes_a_best_config_that_train_takes(tiny_encoder_dir, sentences, tmp_path, capsys):
+    text = tmp_path / "sentences.txt"
+    text.write_text("\n".join(sentences))
+    space = write(tmp_path, "learning_rate: {type: float, low: 1e-5, high: 1e-3, log: true}\n"
+                            "temperature: {type: categorical, choices: [0.05, 0.1]}\n", "space.yaml")
+    path = write(tmp_path, f"model: {tiny_encoder_dir}\ntrain_file: {text}\nsts_eval: stsb-dev\n"
+                           f"output_dir: {tmp_path / 'trials'}\nper_device_train_batch_size: 8\nuse_cpu: true\n"
+                           "report_to: none\nsave_strategy: 'no'\nprecision: fp32\n")
+    best = tmp_path / "best.yaml"
+    assert main(["tune", path, "--n-trials", "2", "--search-space", space, "--output", str(best),
+                 "--max_steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Best config written to" in out and out.count("\n") >= 3  # the trials table, then the line
+    written = yaml.safe_load(best.read_text())
+    assert written["max_steps"] == "1" and written["model"] == tiny_encoder_dir  # overrides and the input's keys
+    assert 1e-5 <= float(written["learning_rate"]) <= 1e-3 and written["temperature"] in (0.05, 0.1)
+    run = parse_config(str(best))
+    assert (run.args.max_steps, run.args.temperature) == (1, written["temperature"])
+
+
+def test_tune_needs_trials(simcse_yaml, capsys):
+    assert main(["tune", simcse_yaml, "--n-trials", "0"]) == 2
+    assert "`--n-trials` must be >= 1, got 0" in capsys.readouterr().err
