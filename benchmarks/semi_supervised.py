@@ -136,7 +136,7 @@ def train_worker(task: str, fraction: float, method: str, seed: int, options: ar
         max_seq_length=options.max_seq_length, save_strategy="no", report_to="none", disable_tqdm=True,
         logging_steps=max(1, options.steps // 5), dataloader_pin_memory=False,
         contrastive_weight=0.0 if method == "ce" else options.weight, temperature=options.temperature,
-        negatives=negatives or "reference", **composition)
+        negatives=negatives or "fine_tuned", **composition)
     trainer = SFTContrastiveTrainer(model=minilm_path(), args=args, train_dataset=train,
                                     unlabelled_dataset=Dataset.from_dict({"text": unlabelled}) if unlabelled and
                                     method != "ce" else None)

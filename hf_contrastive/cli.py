@@ -1,4 +1,5 @@
-"""`hf-contrastive train CONFIG.yaml [--FIELD VALUE ...] | eval MODEL | push DIR REPO | demo`: the parsing and the
+"""`hf-contrastive train CONFIG.yaml [--FIELD VALUE ...] | tune CONFIG.yaml --n-trials N | eval MODEL | push DIR REPO |
+demo`: the parsing and the
 dispatch; the work is the library's (`config_file`, `evaluation`, `hub`, `demo`)."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
 def train(config: str, overrides: list[str], resume: bool) -> str:
@@ -32,19 +34,25 @@ def tune(config: str, overrides: list[str], n_trials: int, search_space: str | N
     model = run.config.run.model
     result = search(run.build_trainer(model=None, model_init=lambda: model), n_trials, space=search_space)
     print(trials_table(result))
-    write_best_config(config, {**override_values(overrides), **result.best}, output)
+    write_best_config(config, {**override_values(overrides, run.config), **result.best}, output)
     print(f"Best config written to {output}: hf-contrastive train {output}")
 
 
-def override_values(overrides: list[str]) -> dict[str, str | bool]:
-    """`["--max_steps", "10", "--do_mlm", "--x=1"]` -> `{"max_steps": "10", "do_mlm": True, "x": "1"}` (the config
-    parser types the strings again when the YAML is read)."""
-    values: dict[str, str | bool] = {}
-    for i, item in enumerate(overrides):
-        if item.startswith("--"):
-            name, _, value = item[2:].partition("=")
-            follows = i + 1 < len(overrides) and not overrides[i + 1].startswith("--")
-            values[name] = value or (overrides[i + 1] if follows else True)
+def override_values(overrides: list[str], config) -> dict[str, Any]:
+    """The values the command-line `overrides` gave the parsed `config` (a `config_file.RunConfig`), by field name
+    (`--output-dir` and `--no_X` switches included, enums as their values), for the best config's YAML."""
+    from enum import Enum
+
+    values: dict[str, Any] = {}
+    parts = [part for part in (config.args, config.run, config.sft_data) if part is not None]
+    for item in overrides:
+        name = item[2:].partition("=")[0].replace("-", "_") if item.startswith("--") else ""
+        for field_name in (name, name[3:] if name.startswith("no_") else None):
+            part = next((part for part in parts if field_name and hasattr(part, field_name)), None)
+            if part is not None:
+                value = getattr(part, field_name)
+                values[field_name] = value.value if isinstance(value, Enum) else value
+                break
     return values
 
 
@@ -151,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="Go on from the latest complete checkpoint in the output dir (after a killed run).")
     train.add_argument("-h", "--help", action="store_true", help="The fields of the config's (or --method's) method.")
-    search = commands.add_parser("tune", help="Hyperparameter search (optuna) over a training config; writes the "
+    search = commands.add_parser("tune", allow_abbrev=False, help="Hyperparameter search (optuna) over a training config; writes the "
                                               "best as a config `train` takes. Any config field as --FIELD VALUE.")
     search.add_argument("config", help="YAML file, as for `train`.")
     search.add_argument("--n-trials", type=int, required=True, help="Number of trials (each a training run).")
@@ -226,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import run_demo
 
             run_demo(args.output_dir, args.max_steps, args.batch_size, args.eval_pairs)
+    except ImportError as error:  # an extra that is not installed, e.g. optuna for `tune`
+        extra = {"tune": "tune", "eval": "eval", "push": "eval"}.get(args.command, "dev")
+        print(f"hf-contrastive {args.command}: error: {error}; install its extra: "
+              f"pip install \"hf_contrastive[{extra}]\"", file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError) as error:  # ConfigError, DataError are ValueErrors; PushError a Runtime
         print(f"hf-contrastive {args.command}: error: {error}", file=sys.stderr)
         return 2

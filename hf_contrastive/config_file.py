@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import types
 import typing
 from collections.abc import Sequence
@@ -140,8 +141,9 @@ class Run:
         from .hub.card_data import set_training_dataset_id
 
         trainer = self.config.trainer_class(**{**self.trainer_kwargs(), **changes})
-        if self.config.run.dataset_name and trainer.model is not None:  # the card names (and links) the Hub dataset
-            set_training_dataset_id(trainer.model, self.config.run.dataset_name)
+        name = self.config.run.dataset_name
+        if name and not os.path.exists(name) and trainer.model is not None:  # the card names and links a Hub dataset
+            set_training_dataset_id(trainer.model, name)
         return trainer
 
 

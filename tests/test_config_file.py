@@ -184,12 +184,13 @@ def test_tune_runs_trials_and_writes_a_best_config_that_train_takes(tiny_encoder
                            "report_to: none\nsave_strategy: 'no'\nprecision: fp32\n")
     best = tmp_path / "best.yaml"
     assert main(["tune", path, "--n-trials", "2", "--search-space", space, "--output", str(best),
-                 "--max_steps", "1"]) == 0
+                 "--max-steps", "1", "--no_dataloader_pin_memory"]) == 0
     out = capsys.readouterr().out
     assert "Best config written to" in out and out.count("\n") >= 3  # the trials table, then the line
     written = yaml.safe_load(best.read_text())
-    assert written["max_steps"] == "1" and written["model"] == tiny_encoder_dir  # overrides and the input's keys
+    assert written["max_steps"] == 1 and written["model"] == tiny_encoder_dir  # overrides and the input's keys
     assert 1e-5 <= float(written["learning_rate"]) <= 1e-3 and written["temperature"] in (0.05, 0.1)
+    assert written["dataloader_pin_memory"] is False  # a --no_X switch is written as X: false
     run = parse_config(str(best))
     assert (run.args.max_steps, run.args.temperature) == (1, written["temperature"])
 
