@@ -142,9 +142,9 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
                                                "(mr.tsv.gz, cr, subj, mpqa, trec, sst2, mrpc), in SentEval's format as "
                                                "in the repository's benchmarks/data/senteval/.")
     parser.add_argument("--tasks", nargs="+", help="The tasks of the suites to evaluate (default: all).")
-    parser.add_argument("--max-train-rows", type=int, help="Transfer suite: fit SST-2 (and any train split this "
-                                                           "large) on a stratified sample of this many train rows: "
-                                                           "faster, not the papers' protocol.")
+    parser.add_argument("--max-train-rows", type=int, help="Transfer suite: fit every classifier on a stratified "
+                                                           "sample of at most this many rows (a 10-fold task keeps "
+                                                           "10/9 of it): faster, not the papers' protocol.")
 
 
 def build_parser() -> argparse.ArgumentParser:

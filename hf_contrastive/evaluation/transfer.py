@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,8 @@ def default_classifier():
 
 def transfer_aggregation(classifier: str = DEFAULT_CLASSIFIER, max_train_rows: int | None = None) -> str:
     """How the suite's figures are made and averaged, for the result, the printed table and the model card."""
-    sampled = (f" (at most {max_train_rows:,} train rows each, a stratified sample)" if max_train_rows else "")
+    sampled = (f" (every classifier fit on at most {max_train_rows:,} rows: a stratified sample of each task's train "
+               f"split, or of {max_train_rows * 10 // 9:,} rows of a 10-fold task)" if max_train_rows else "")
     return (f"accuracy x100 of a {classifier} on the frozen embeddings: mean of 10 stratified test folds for MR, CR, "
             f"SUBJ and MPQA, test accuracy after fitting on train for TREC, SST-2 and MRPC{sampled}; averaged with "
             "equal weight per task")
@@ -116,18 +118,29 @@ def train_test_scores(classifier: Any, features: np.ndarray, labels: np.ndarray,
 
 
 def sample_train_rows(data: TransferTaskData, max_rows: int, seed: int) -> TransferTaskData:
-    """`data` with at most `max_rows` of its `train` rows (a stratified random sample drawn with `seed`; the other
-    splits whole), for a faster fit and fewer texts to embed."""
+    """`data` cut so that no classifier is fit on more than `max_rows` rows (a stratified random sample drawn with
+    `seed`), for a faster suite: a train/test task keeps `max_rows` of its `train` rows and its other splits whole; a
+    cross-validated task keeps `max_rows * folds // (folds - 1)` of its rows, so that each fit (on all folds but one)
+    sees at most `max_rows`."""
     from sklearn.model_selection import train_test_split
 
-    train = data.rows("train")
-    if len(train) <= max_rows:
+    task = data.task
+    pool = list(range(len(data.labels))) if task.folds else data.rows("train")
+    size = max_rows * task.folds // (task.folds - 1) if task.folds else max_rows
+    if len(pool) <= size:
         return data
-    kept, _ = train_test_split(train, train_size=max_rows, stratify=[data.labels[row] for row in train],
+    kept, _ = train_test_split(pool, train_size=size, stratify=[data.labels[row] for row in pool],
                                random_state=seed)
-    keep = sorted(set(kept) | {row for row, split in enumerate(data.splits) if split != "train"})
-    return TransferTaskData(data.task, tuple(data.texts[row] for row in keep), tuple(data.labels[row] for row in keep),
-                            tuple(data.splits[row] for row in keep), source=data.source)
+    if task.folds:
+        counts = Counter(data.labels[row] for row in kept)
+        fewest = min(range(len(task.labels)), key=lambda label: counts[label])
+        if counts[fewest] < task.folds:
+            raise ValueError(f"`max_train_rows`={max_rows} leaves {task.name} {counts[fewest]} rows of class "
+                             f"{task.labels[fewest]!r}, fewer than its {task.folds} cross-validation folds; give a "
+                             "larger value or None.")
+    keep = sorted(set(kept) | (set() if task.folds else set(range(len(data.labels))) - set(pool)))
+    return TransferTaskData(task, tuple(data.texts[row] for row in keep), tuple(data.labels[row] for row in keep),
+                            tuple(data.splits[row] for row in keep) if data.splits else (), source=data.source)
 
 
 @dataclass(frozen=True)
@@ -240,7 +253,7 @@ def evaluate_transfer_task(model, data: TransferTaskData, batch_size: int = 64, 
         raise ValueError(f"`max_train_rows` must be a whole number >= 2 or None, got {max_train_rows!r}.")
     classifier = default_classifier() if classifier is None else classifier
     task = data.task
-    if max_train_rows is not None and task.splits:
+    if max_train_rows is not None:
         data = sample_train_rows(data, max_train_rows, seed)
     texts = data.unique_texts
     start = time.perf_counter()
@@ -298,10 +311,11 @@ def evaluate_transfer_suite(
         classifier (scikit-learn estimator, *optional*): instead of `LogisticRegression(C=1.0, max_iter=1000)`;
             cloned for every fit.
         seed (`int`, *optional*, defaults to `0`): the cross-validation shuffle (and the train sample below).
-        max_train_rows (`int`, *optional*): fit each train/test task on at most this many train rows (a stratified
-            sample): a faster, non-standard setting for SST-2, whose train split is 67,349 phrases (about half of the
-            suite's texts); TREC (5,452) and MRPC (4,076) are cut only below their size. `None` (default): all rows,
-            as in the papers.
+        max_train_rows (`int`, *optional*): fit every classifier on at most this many rows, a stratified sample
+            (`sample_train_rows`): a faster, non-standard setting. A train/test task keeps that many train rows
+            (its dev and test splits whole); a 10-fold task keeps `max_train_rows * 10 // 9` rows. Encoding is
+            most of the suite's time; the README gives the measured times with and without. `None` (default): all
+            rows, as in the papers.
 
     Every task's data is loaded before any encoding, so missing data fails fast. The tasks have no pinned Hub copy:
     without local files, `TaskDataUnavailable` says how to give them.

@@ -186,7 +186,7 @@ def test_each_distinct_text_is_encoded_once_per_suite(tmp_path):
     assert [(r.texts, r.encoded) for r in result.results] == [(28, 28), (14, 2)]
 
 
-def test_max_train_rows_keeps_a_stratified_sample_of_train_only(tmp_path):
+def test_max_train_rows_keeps_a_stratified_sample_of_train_only_on_a_split_task(tmp_path):
     rows = [("train", f"t {i}", int(i % 4 == 0)) for i in range(400)] + [("test", f"x {i}", i % 2) for i in range(30)]
     rows += [("dev", f"d {i}", i % 2) for i in range(4)]
     write_task_file(tmp_path / "sst2.tsv", ["split", "text", "label"], rows)
@@ -202,6 +202,23 @@ def test_max_train_rows_keeps_a_stratified_sample_of_train_only(tmp_path):
     assert "fit on train (100 rows)" in result.eval_results()[0].metric_name
     with pytest.raises(ValueError, match="`max_train_rows` must be a whole number >= 2 or None, got 0"):
         evaluate_transfer_suite(encoder, tasks=["SST-2"], data_dir=str(tmp_path), max_train_rows=0)
+
+
+def test_max_train_rows_samples_a_cross_validated_task_so_that_no_fold_fits_on_more(tmp_path):
+    rows = [(f"s {i}", int(i % 5 == 0)) for i in range(1000)]
+    write_task_file(tmp_path / "mr.tsv", ["text", "label"], rows)
+    (data,) = load_transfer_suite(["MR"], data_dir=str(tmp_path))
+    sample = sample_train_rows(data, 180, seed=0)
+    assert len(sample.labels) == 200 and sum(sample.labels) == 40 and sample.splits == ()  # 180 * 10 // 9, 1-in-5
+    assert set(sample.texts) <= set(data.texts) and sample_train_rows(data, 900, seed=0) is data
+    encoder = StubEncoder()
+    (result,) = evaluate_transfer_suite(encoder, tasks=["MR"], data_dir=str(tmp_path), max_train_rows=180).results
+    assert result.rows == 200 and len(encoder.encoded) == 200 and len(result.fold_accuracies) == 10
+    splitter = StratifiedKFold(n_splits=10, shuffle=True, random_state=0)
+    assert max(len(train) for train, _ in splitter.split(np.zeros(200), sample.labels)) == 180
+    with pytest.raises(ValueError, match="`max_train_rows`=40 leaves MR 9 rows of class '1', fewer than its 10 "
+                                         "cross-validation folds"):
+        evaluate_transfer_suite(encoder, tasks=["MR"], data_dir=str(tmp_path), max_train_rows=40)
 
 
 @pytest.mark.parametrize(("task", "text", "message"), [
