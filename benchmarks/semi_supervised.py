@@ -9,29 +9,30 @@ Methods, all on identical steps, batch size, learning rates, maximum length and 
 - `mixing/<negatives>`: SFT+contrastive, every batch `labelled_per_batch` labelled rows and the rest unlabelled;
 - `alternating/<negatives>`: SFT+contrastive, a labelled batch then an unlabelled batch;
 for each `negatives` (`fine_tuned`: the source text's, `reference`, `both`). At 100% there are no remaining texts:
-mixing trains on the labelled rows alone (the contrastive term over all of them), alternating's unlabelled batches
-reuse the training texts without their labels.
+mixing trains on the labelled rows alone (the contrastive term over all of them) and alternating's unlabelled batches
+would reuse the training texts without their labels, so only `--full-label-methods` run there.
 
 Data: `benchmarks/data/senteval/` (SentEval's files, see its SOURCE.md). SST-2's train split is phrase-level (67,349
 rows); the study draws a fixed pool of `--pool` training rows of it (seed 0) so that the probe and every run see the
 same pool; TREC's pool is its whole train split (5,452). Labelled rows: a stratified draw per seed (each class its
 share, at least one row). Test: SST-2 test (1,821 sentences), TREC test (500).
 
-Each training run is a fresh process (`benchmarks.common.run_in_fresh_process`); the probes of a task run in one
-process (the frozen embeddings are computed once). Results go to `OUTPUT_DIR/results.json` as they arrive (a rerun
-with `--resume` skips the runs already there); the table is printed and the plot (accuracy against labelled fraction,
-one line per method, error bars = std over seeds) saved as `OUTPUT_DIR/accuracy.png` (matplotlib: `pip install
-hf_contrastive[bench]`).
+Each cell (task, labelled fraction, seed) runs in a fresh process (`benchmarks.common.run_in_fresh_process`): the
+base model embeds the cell's labelled rows and the test set once, for the probe and for every method's starting head;
+then each method trains from the pretrained weights, seeded alike, and is evaluated on the test set and STS-B dev. The
+base model's STS-B dev is measured once, in its own process. Results go to `OUTPUT_DIR/results.json` as each cell
+finishes (a rerun with `--resume` skips the runs already there); the table is printed and the plot (accuracy against
+labelled fraction, one line per method, error bars = std over seeds) saved as `OUTPUT_DIR/accuracy.png`
+(matplotlib: `pip install hf_contrastive[bench]`).
 
     python -m benchmarks.semi_supervised [--tasks sst2 trec] [--fractions 0.01 0.1 1.0] [--seeds 0 1 2]
-                                          [--steps 20] [--batch-size 32] [--quick] [--resume]
+                                          [--methods ...] [--steps 20] [--batch-size 32] [--quick] [--resume]
 
-The defaults (2 tasks x 3 fractions x 3 seeds x 7 trained methods = 126 runs + 2 probe processes; 20 steps x batch 32,
-8 labelled rows a mixing batch, lr 2e-5 / head 1e-2, max length 64) are sized for about an hour on a quiet 2-core CPU
-by an estimate, not a measurement: per run about 20-28 s of process start, test-set and STS-B dev encoding and
-0.45-0.62 s a step (the suite's measured SFT speeds). The evaluation is the larger part; more steps add about
-75 s of study per step. `--quick` (TREC, 10%, seed 0, 8 steps x batch 16, probe, ce, mixing/fine_tuned,
-alternating/fine_tuned) is the smoke run.
+The defaults (2 tasks x 3 fractions x 3 seeds = 18 cells: at 1% and 10% the probe and 7 trained methods, at 100%
+`--full-label-methods`, the probe, `ce` and `mixing/fine_tuned`: 96 training runs; 20 steps x batch 32, 8 labelled
+rows a mixing batch, lr 2e-5 / head 1e-3, max length 64) are the study the README reports, with its measured time
+(a training run, its test-set and STS-B dev evaluation included, takes about a minute on 2 CPU cores). `--quick`
+(TREC, 10%, seed 0, 8 steps x batch 16, probe, ce, mixing/fine_tuned, alternating/fine_tuned) is the smoke run.
 """
 
 from __future__ import annotations
@@ -41,13 +42,12 @@ import gzip
 import json
 import math
 import os
-import resource
 import statistics
 import sys
 import time
 from typing import Any
 
-from benchmarks.common import cpu_seconds, minilm_path, process_cpu_seconds, run_in_fresh_process, stsb_dev
+from benchmarks.common import minilm_path, process_cpu_seconds, run_in_fresh_process, stsb_dev
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senteval")
 TASKS = {"sst2": ["0", "1"], "trec": ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]}  # label names, in class order
@@ -110,16 +110,18 @@ def split_for(task: str, fraction: float, seed: int, pool: int) -> dict[str, Any
             "unlabelled": [texts[i] for i in rest], "test": (test_texts, test_labels)}
 
 
-def train_worker(task: str, fraction: float, method: str, seed: int, options: argparse.Namespace) -> dict:
-    """One fine-tuning run in this process: test accuracy (the head on the embeddings) and STS-B dev after."""
+def train_run(task: str, fraction: float, method: str, seed: int, split: dict[str, Any], probe: Any,
+              options: argparse.Namespace) -> dict:
+    """One fine-tuning run from the pretrained weights (head from `probe` with `--head-init probe`): test accuracy
+    (the head on the embeddings) and STS-B dev after, with its time."""
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
     from transformers import set_seed
 
     from hf_contrastive import SFTContrastiveConfig, SFTContrastiveTrainer
 
+    began, began_cpu = time.perf_counter(), process_cpu_seconds()
     set_seed(seed)  # the head is initialised before the Trainer seeds
-    split = split_for(task, fraction, seed, options.pool)
     features = Features({"text": Value("string"), "label": ClassLabel(names=TASKS[task])})
     train = Dataset.from_dict({"text": split["texts"], "label": split["labels"]}, features=features)
     strategy, _, negatives = method.partition("/")
@@ -141,10 +143,10 @@ def train_worker(task: str, fraction: float, method: str, seed: int, options: ar
                                     unlabelled_dataset=Dataset.from_dict({"text": unlabelled}) if unlabelled and
                                     method != "ce" else None)
     if options.head_init == "probe":
-        start_head_at_probe(trainer.loss.head, trainer.model, split["texts"], split["labels"], seed)
-    start, cpu = time.perf_counter(), process_cpu_seconds()
+        head_from_probe(trainer.loss.head, probe)
+    start = time.perf_counter()
     trainer.train()
-    seconds, train_cpu = time.perf_counter() - start, process_cpu_seconds() - cpu
+    seconds = time.perf_counter() - start
     model, head = trainer.model.eval(), trainer.loss.head.eval()
     test_texts, test_labels = split["test"]
     with torch.no_grad():
@@ -152,9 +154,9 @@ def train_worker(task: str, fraction: float, method: str, seed: int, options: ar
         predictions = head([embeddings]).argmax(dim=1).tolist()
     accuracy = 100 * sum(p == g for p, g in zip(predictions, test_labels)) / len(test_labels)
     return {"task": task, "fraction": fraction, "method": method, "seed": seed, "accuracy": accuracy,
-            "stsb_dev": stsb_dev(model), "train_seconds": seconds, "train_cpu_seconds": train_cpu,
-            "labelled": len(train),
-            "unlabelled": len(unlabelled) if method != "ce" else 0}
+            "stsb_dev": stsb_dev(model), "train_seconds": seconds, "labelled": len(train),
+            "unlabelled": len(unlabelled) if method != "ce" else 0, "wall_seconds": time.perf_counter() - began,
+            "cpu_seconds": process_cpu_seconds() - began_cpu}
 
 
 def fit_probe(embeddings: Any, labels: list[int], seed: int) -> Any:
@@ -164,7 +166,7 @@ def fit_probe(embeddings: Any, labels: list[int], seed: int) -> Any:
     return LogisticRegression(max_iter=2000, random_state=seed).fit(embeddings, labels)
 
 
-def start_head_at_probe(head: Any, model: Any, texts: list[str], labels: list[int], seed: int) -> None:
+def head_from_probe(head: Any, probe: Any) -> None:
     """LP-FT (Kumar et al., 2022, "Fine-Tuning can Distort Pretrained Features"): the head starts as the probe fitted
     on the base model's embeddings of the labelled rows, so that every fine-tuned method starts at the probe's
     accuracy and a short run measures what fine-tuning adds rather than how fast a random head converges. A binary
@@ -172,7 +174,6 @@ def start_head_at_probe(head: Any, model: Any, texts: list[str], labels: list[in
     import numpy as np
     import torch
 
-    probe = fit_probe(model.encode(texts, batch_size=128), labels, seed)
     weight, bias = probe.coef_, probe.intercept_
     if weight.shape[0] == 1:
         weight, bias = np.concatenate([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
@@ -181,26 +182,33 @@ def start_head_at_probe(head: Any, model: Any, texts: list[str], labels: list[in
         head.linear.bias.copy_(torch.as_tensor(bias, dtype=head.linear.bias.dtype))
 
 
-def probe_worker(task: str, fractions: list[float], seeds: list[int], options: argparse.Namespace) -> list[dict]:
-    """The floor: the frozen base model's embeddings (computed once), logistic regression on each cell's labelled
-    rows, test accuracy. The base model's STS-B dev is reported with it (its change is 0 by definition)."""
+def cell_worker(task: str, fraction: float, seed: int, options: argparse.Namespace) -> list[dict]:
+    """One cell in this process: the frozen base model embeds the labelled rows and the test set once; the probe
+    (the floor, reported with the base model's STS-B dev, `--base-stsb`) is fit on them and is every run's starting
+    head; then each of `options.methods` trains from the pretrained weights."""
+    import gc
+
+    import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(minilm_path())
-    model.max_seq_length = options.max_seq_length
-    texts, labels = training_pool(task, options.pool)
-    test_texts, test_labels = read_task(task)["test"]
-    train_embeddings = model.encode(texts, batch_size=128)
-    test_embeddings = model.encode(test_texts, batch_size=128)
-    base = stsb_dev(model)
+    began, began_cpu = time.perf_counter(), process_cpu_seconds()
+    split = split_for(task, fraction, seed, options.pool)
+    base = SentenceTransformer(minilm_path())
+    base.max_seq_length = options.max_seq_length
+    probe = fit_probe(base.encode(split["texts"], batch_size=128), split["labels"], seed)
     results = []
-    for fraction in fractions:
-        for seed in seeds:
-            chosen = stratified_draw(labels, fraction, seed)
-            probe = fit_probe(train_embeddings[chosen], [labels[i] for i in chosen], seed)
-            accuracy = 100 * float((probe.predict(test_embeddings) == test_labels).mean())
-            results.append({"task": task, "fraction": fraction, "method": "probe", "seed": seed,
-                            "accuracy": accuracy, "stsb_dev": base, "labelled": len(chosen), "unlabelled": 0})
+    if "probe" in options.methods:
+        test_texts, test_labels = split["test"]
+        accuracy = 100 * float((probe.predict(base.encode(test_texts, batch_size=128)) == np.asarray(test_labels))
+                               .mean())
+        results.append({"task": task, "fraction": fraction, "method": "probe", "seed": seed, "accuracy": accuracy,
+                        "stsb_dev": options.base_stsb, "labelled": len(split["texts"]), "unlabelled": 0,
+                        "wall_seconds": time.perf_counter() - began, "cpu_seconds": process_cpu_seconds() - began_cpu})
+    del base
+    for method in options.methods:
+        if method != "probe":
+            results.append(train_run(task, fraction, method, seed, split, probe, options))
+            gc.collect()
     return results
 
 
@@ -269,11 +277,6 @@ def plot(rows: list[dict], path: str) -> None:
     plt.close(figure)
 
 
-def cpu_seconds_of_children() -> float:
-    """User + system CPU seconds of the finished child processes (the runs)."""
-    return cpu_seconds(resource.RUSAGE_CHILDREN)
-
-
 def worker_arguments(options: argparse.Namespace) -> list[str]:
     """The study's settings, passed on to each fresh process."""
     return ["--steps", str(options.steps), "--batch-size", str(options.batch_size), "--learning-rate",
@@ -291,6 +294,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.01, 0.1, 1.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--full-label-methods", nargs="+", choices=METHODS, default=["probe", "ce", "mixing/fine_tuned"],
+                        help="The methods run at 100%% labelled (no unlabelled texts there).")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-5, help="Encoder learning rate.")
@@ -307,7 +312,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Smoke run: TREC, 10%% labelled, seed 0, 8 steps, batch 16, no reference negatives.")
     parser.add_argument("--resume", action="store_true", help="Keep the results already in OUTPUT_DIR/results.json.")
     parser.add_argument("--output-dir", default="benchmark-runs/semi-supervised")
-    parser.add_argument("--worker", nargs=3, metavar=("TASK", "FRACTION", "METHOD"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, metavar=("TASK", "FRACTION"), help=argparse.SUPPRESS)
+    parser.add_argument("--base-stsb", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--worker-seed", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.quick:
@@ -316,14 +322,26 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return options
 
 
+def methods_at(fraction: float, options: argparse.Namespace) -> list[str]:
+    """The methods run at a labelled fraction: at 100% there are no unlabelled texts, so only
+    `--full-label-methods` (by default the probe, cross-entropy and the default SFT+contrastive: the comparison with
+    full supervision)."""
+    return [m for m in options.methods if fraction < 1 or m in options.full_label_methods]
+
+
+def base_stsb_dev() -> float:
+    """The base model's STS-B dev Spearman x100 (the reference every change is taken from)."""
+    from sentence_transformers import SentenceTransformer
+
+    return stsb_dev(SentenceTransformer(minilm_path()))
+
+
 def main() -> None:
     options = parse()
     if options.worker:
-        task, fraction, method = options.worker
-        if method == "probe":
-            result = probe_worker(task, options.fractions, options.seeds, options)
-        else:
-            result = train_worker(task, float(fraction), method, options.worker_seed, options)
+        task, fraction = options.worker
+        result = ({"stsb_dev": base_stsb_dev()} if task == "base"
+                  else cell_worker(task, float(fraction), options.worker_seed, options))
         print("RESULT " + json.dumps(result))
         return
 
@@ -338,32 +356,24 @@ def main() -> None:
             json.dump(results, file, indent=1)
         for r in new:
             print(f"  {r['task']} {100 * r['fraction']:g}% {r['method']} seed {r['seed']}: accuracy "
-                  f"{r['accuracy']:.2f}, STS-B dev {r['stsb_dev']:.2f}"
-                  + (f", {r['wall_seconds']:.0f} s wall, {r['cpu_seconds']:.0f} CPU s (training "
-                     f"{r['train_seconds']:.0f} s wall)" if "wall_seconds" in r else ""), file=sys.stderr)
+                  f"{r['accuracy']:.2f}, STS-B dev {r['stsb_dev']:.2f}, {r['wall_seconds']:.0f} s wall, "
+                  f"{r['cpu_seconds']:.0f} CPU s" + (f" (training {r['train_seconds']:.0f} s)"
+                                                     if "train_seconds" in r else ""), file=sys.stderr)
 
     start = time.perf_counter()
-    arguments = worker_arguments(options) + ["--fractions", *map(str, options.fractions),
-                                             "--seeds", *map(str, options.seeds)]
-    for task in options.tasks:
-        if "probe" in options.methods and not all((task, f, "probe", s) in done
-                                                  for f in options.fractions for s in options.seeds):
-            keep([r for r in run_in_fresh_process("benchmarks.semi_supervised", task, "0", "probe", *arguments)
-                  if (r["task"], r["fraction"], r["method"], r["seed"]) not in done])
-        for fraction in options.fractions:
-            for seed in options.seeds:
-                for method in options.methods:
-                    if method != "probe" and (task, fraction, method, seed) not in done:
-                        began, cpu = time.perf_counter(), cpu_seconds_of_children()
-                        result = run_in_fresh_process("benchmarks.semi_supervised", task, str(fraction), method,
-                                                      "--worker-seed", str(seed), *arguments)
-                        keep([result | {"wall_seconds": time.perf_counter() - began,
-                                        "cpu_seconds": cpu_seconds_of_children() - cpu}])
-    base = next(r["stsb_dev"] for r in results if r["method"] == "probe") if any(
-        r["method"] == "probe" for r in results) else stsb_dev(__import__("sentence_transformers").SentenceTransformer(
-            minilm_path()))
+    base = next((r["stsb_dev"] for r in results if r["method"] == "probe"), None)
+    if base is None:
+        base = run_in_fresh_process("benchmarks.semi_supervised", "base", "0")["stsb_dev"]
+    for seed in options.seeds:  # seed-major: an interrupted study has whole seeds of every cell
+        for task in options.tasks:
+            for fraction in options.fractions:
+                missing = [m for m in methods_at(fraction, options) if (task, fraction, m, seed) not in done]
+                if missing:
+                    keep(run_in_fresh_process("benchmarks.semi_supervised", task, str(fraction), "--worker-seed",
+                                              str(seed), "--methods", *missing, "--base-stsb", repr(base),
+                                              *worker_arguments(options)))
     chosen = [r for r in results if r["task"] in options.tasks and r["fraction"] in options.fractions
-              and r["seed"] in options.seeds and r["method"] in options.methods]
+              and r["seed"] in options.seeds and r["method"] in methods_at(r["fraction"], options)]
     rows = summarize(chosen, base)
     with open(os.path.join(options.output_dir, "summary.json"), "w") as file:
         json.dump({"base_stsb_dev": base, "settings": worker_arguments(options), "rows": rows}, file, indent=1)
