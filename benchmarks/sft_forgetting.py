@@ -9,7 +9,7 @@ accuracy is on that split, not SNLI test accuracy. `--with-peer` adds sentence-t
 peer's cross-entropy-only recipe) on the same work. Each run is a fresh process, so its peak memory is its own.
 
     python -m benchmarks.sft_forgetting [--steps 150] [--batch-size 32] [--lambda 1.0] [--temperature 0.05]
-                                         [--negatives reference] [--with-peer]
+                                         [--negatives fine_tuned] [--with-peer]
 
 The closing line reads the comparison the method is held to: whether the two runs' task accuracies are within 1
 point of each other, SFT+contrastive's STS-B dev within 2 points of the base model and cross-entropy's 5 or more
@@ -101,14 +101,22 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
     return measured | {"run": kind, "accuracy": accuracy, "stsb_before": before, "stsb_dev": after}
 
 
+def library_default(field: str):
+    """`SFTContrastiveConfig`'s default for `field` (the study runs the library's defaults unless told otherwise)."""
+    from hf_contrastive import SFTContrastiveConfig
+
+    return SFTContrastiveConfig.__dataclass_fields__[field].default
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lambda", dest="weight", type=float, default=1.0, help="contrastive_weight of run (b)")
     parser.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature of run (b)")
-    parser.add_argument("--negatives", default="reference", choices=["fine_tuned", "reference", "both"],
-                        help="InfoNCE negatives of run (b)")
+    parser.add_argument("--negatives", default=library_default("negatives"),
+                        choices=["fine_tuned", "reference", "both"],
+                        help="InfoNCE negatives of run (b); SFTContrastiveConfig's by default")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--with-peer", action="store_true", help="Also run sentence-transformers' SoftmaxLoss.")
     parser.add_argument("--output-dir", default="benchmark-runs/sft")
