@@ -49,18 +49,10 @@ bar chart `OUTPUT_DIR/compare_methods.png` (matplotlib, the `bench` extra).
         [--texts-per-step T] [--max-train-rows R] [--transfer-tasks MR CR ...] [--sts-dir DIR] [--quick] [--resume]
 
 Default: 40 steps x 96 texts (batch rows: SimCSE unsup. 48, sup. 32 triplets, DeCLUTR 16 documents, SupCon 24
-pairs), transfer train/test tasks fit on at most 5,000 rows, for about 40 minutes on 2 quiet CPU cores, an estimate
-from measured work, not a timed run (the machine it was sized on ran 9-12 processes on its 2 cores at the time, its
-fp32 matmul rate 6-17 instead of 265-299 GFLOP/s, so wall times there were 20-60x too long). Measured: the matmul
-FLOPs of one training step at 96 texts (torch's FlopCounterMode, forward + backward): SimCSE unsup. 198, sup. 146,
-SupCon 180, DeCLUTR 706 GFLOP; at each objective's training rate measured by `python -m benchmarks` on a quiet
-machine of this class (128 / 137 / 145 / 116 GFLOP/s, README) that is 1.6 / 1.1 / 1.2 / 6.1 s a step, about 7 minutes
-for the four runs (with `train_and_measure`'s two FLOP-counting steps). Evaluation per model: STS-B dev + test
-encode 83,656 tokens and the transfer suite 1,054,266 at 5,000 train rows (1,117,808 at 10,000, 1,780,871 with all
-of SST-2's phrases), at 29.4 MFLOP a token (measured on STS-B sentences) 33.5 TFLOP, about 4.5 minutes at an
-assumed ~125 GFLOP/s (the training rates: encoding was not timed on a quiet machine), plus the classifier fits (not
-measured quietly either): about 25-30 minutes for the five models; all 67,349 SST-2 phrases would add about 3 minutes
-a model. The printed per-run wall times show what each run really took.
+pairs), every transfer classifier fit on at most 2,000 rows. Measured on 2 quiet CPU cores (2026-11-28): 1,992 s for
+the five models — training 111 / 84 / 478 / 109 s (SimCSE unsup., sup., DeCLUTR, SupCon), the transfer suite
+170-201 s and STS-B dev + test 28-33 s per model; with 5,000-row fits on SST-2/TREC/MRPC and the 10-fold tasks
+whole it took 3,139 s. The printed per-run wall times show what each run took.
 `--quick` is the smoke run (3 steps x 24 texts, transfer CR and TREC only, at most 500 train rows).
 """
 
