@@ -195,7 +195,8 @@ def cell_worker(task: str, fraction: float, seed: int, options: argparse.Namespa
     split = split_for(task, fraction, seed, options.pool)
     base = SentenceTransformer(minilm_path())
     base.max_seq_length = options.max_seq_length
-    probe = fit_probe(base.encode(split["texts"], batch_size=128), split["labels"], seed)
+    needed = "probe" in options.methods or options.head_init == "probe"
+    probe = fit_probe(base.encode(split["texts"], batch_size=128), split["labels"], seed) if needed else None
     results = []
     if "probe" in options.methods:
         test_texts, test_labels = split["test"]

@@ -138,7 +138,8 @@ def sample_train_rows(data: TransferTaskData, max_rows: int, seed: int) -> Trans
             raise ValueError(f"`max_train_rows`={max_rows} leaves {task.name} {counts[fewest]} rows of class "
                              f"{task.labels[fewest]!r}, fewer than its {task.folds} cross-validation folds; give a "
                              "larger value or None.")
-    keep = sorted(set(kept) | (set() if task.folds else set(range(len(data.labels))) - set(pool)))
+    others = [] if task.folds else [row for row, split in enumerate(data.splits) if split != "train"]
+    keep = sorted([*kept, *others])
     return TransferTaskData(task, tuple(data.texts[row] for row in keep), tuple(data.labels[row] for row in keep),
                             tuple(data.splits[row] for row in keep) if data.splits else (), source=data.source)
 
