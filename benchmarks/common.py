@@ -62,9 +62,10 @@ def synchronize() -> None:
 
 
 def train_and_measure(trainer: Any, examples: int) -> dict[str, float]:
-    """Train, then report seconds (wall and this process's CPU), `examples`/s, the peak memory (taken before anything else runs), the precision
-    the run trained in, and the matmul FLOPs of one training step (forward + backward, GradCache's replay included)
-    and their rate."""
+    """Train, then report seconds (wall and this process's CPU; wall without the Trainer's own evaluations, as their
+    `eval_runtime` logs), `examples`/s, the peak memory (taken before anything else runs), the precision the run
+    trained in, and the matmul FLOPs of one training step (forward + backward, GradCache's replay included) and their
+    rate."""
     from hf_contrastive.precision import remove_training_autocast
 
     synchronize()
@@ -72,6 +73,7 @@ def train_and_measure(trainer: Any, examples: int) -> dict[str, float]:
     trainer.train()
     synchronize()
     seconds, cpu_seconds = time.perf_counter() - start, process_cpu_seconds() - cpu
+    seconds -= sum(log.get("eval_runtime", 0.0) for log in trainer.state.log_history)
     remove_training_autocast(trainer.model)  # FLOPs and STS-B dev after it in fp32, for every precision
     args = trainer.args
     measured = {"seconds": seconds, "cpu_seconds": cpu_seconds, "examples_per_s": examples / seconds, "peak_memory_mib": peak_memory_mib(),

@@ -9,7 +9,12 @@ accuracy is on that split, not SNLI test accuracy. `--with-peer` adds sentence-t
 peer's cross-entropy-only recipe) on the same work. Each run is a fresh process, so its peak memory is its own.
 
     python -m benchmarks.sft_forgetting [--steps 150] [--batch-size 32] [--lambda 1.0] [--temperature 0.05]
-                                         [--negatives fine_tuned] [--with-peer]
+                                         [--negatives fine_tuned] [--with-peer] [--eval-every 50]
+
+`--eval-every N` also evaluates our two runs every N steps (the Trainer's evaluation: the head's accuracy on the test
+pairs and the `sts-dev` evaluator) and prints and plots (`OUTPUT_DIR/tradeoff.png`) accuracy against STS-B change
+along training: the runs compared at equal task accuracy wherever their curves overlap, not only at their ends. The
+pairs/s then leave out the evaluations. Every run's results go to `OUTPUT_DIR/results.json`.
 
 The closing line reads the comparison the method is held to: whether the two runs' task accuracies are within 1
 point of each other, SFT+contrastive's STS-B dev within 2 points of the base model and cross-entropy's 5 or more
@@ -50,12 +55,15 @@ def nli_split(seed: int) -> tuple[dict, dict]:
 
 
 def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: float, negatives: str, seed: int,
-           output_dir: str, precision: str = "fp32", device: str = "cpu") -> dict:
-    """One fine-tuning run in this process, on `device` in `precision`; returns its measurements."""
+           output_dir: str, precision: str = "fp32", device: str = "cpu", eval_every: int = 0) -> dict:
+    """One fine-tuning run in this process, on `device` in `precision`; returns its measurements. With `eval_every`,
+    our runs also evaluate the task accuracy and STS-B dev every `eval_every` steps (the Trainer's own evaluation:
+    `eval_dataset` and the `sts-dev` evaluator) and return them as `trajectory`."""
     import torch
     from datasets import ClassLabel, Dataset, Features, Value
 
-    from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveTrainer
+    from hf_contrastive import (EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveTrainer, STSEvaluator,
+                                load_stsb)
 
     from transformers import set_seed
 
@@ -79,10 +87,14 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
         trainer = SentenceTransformerTrainer(model=model, args=peer_args,
                                              train_dataset=train, loss=loss)
     else:
+        evaluation = dict(eval_strategy="steps", eval_steps=eval_every,
+                          per_device_eval_batch_size=128) if eval_every else {}
         args = our_config(SFTContrastiveConfig, common, contrastive_weight=weight if kind == RUNS[1] else 0.0,
                           head_learning_rate=1e-3, temperature=temperature, negatives=negatives,
-                          classifier_dropout=0.0)  # no head dropout, as SoftmaxLoss
-        trainer = SFTContrastiveTrainer(model=path, args=args, train_dataset=train)
+                          classifier_dropout=0.0, **evaluation)  # no head dropout, as SoftmaxLoss
+        trainer = SFTContrastiveTrainer(
+            model=path, args=args, train_dataset=train, eval_dataset=test if eval_every else None,
+            evaluator=STSEvaluator.from_dataset(load_stsb("dev"), name="sts-dev") if eval_every else None)
         model = trainer.model
     before = stsb_dev(model)
     measured = train_and_measure(trainer, steps * batch_size)
@@ -98,7 +110,11 @@ def worker(kind: str, steps: int, batch_size: int, weight: float, temperature: f
         classifier = EmbeddingClassifier.from_pretrained(output_dir)
         predictions = [LABELS.index(p) for p in classifier.predict(list(zip(test["premise"], test["hypothesis"])))]
     accuracy = 100 * sum(p == g for p, g in zip(predictions, test["label"])) / len(test)
-    return measured | {"run": kind, "accuracy": accuracy, "stsb_before": before, "stsb_dev": after}
+    trajectory = [{"step": log["step"], "accuracy": 100 * log["eval_accuracy"],
+                   "stsb_dev": 100 * log["eval_sts-dev_spearman_cosine"]}
+                  for log in trainer.state.log_history if "eval_accuracy" in log]
+    return measured | {"run": kind, "accuracy": accuracy, "stsb_before": before, "stsb_dev": after,
+                       "trajectory": trajectory}
 
 
 def library_default(field: str):
@@ -119,13 +135,17 @@ def main() -> None:
                         help="InfoNCE negatives of run (b); SFTContrastiveConfig's by default")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--with-peer", action="store_true", help="Also run sentence-transformers' SoftmaxLoss.")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="Also evaluate our runs' task accuracy and STS-B dev every N steps (their trade-off "
+                             "curve, printed and plotted in OUTPUT_DIR/tradeoff.png); 0: only at the end.")
     parser.add_argument("--output-dir", default="benchmark-runs/sft")
     parser.add_argument("--worker", choices=RUNS + (PEER,), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.worker:
         result = worker(options.worker, options.steps, options.batch_size, options.weight, options.temperature,
                         options.negatives, options.seed,
-                        os.path.join(options.output_dir, options.worker.replace(" ", "_")))
+                        os.path.join(options.output_dir, options.worker.replace(" ", "_")),
+                        eval_every=options.eval_every)
         print("RESULT " + json.dumps(result))
         return
 
@@ -136,7 +156,8 @@ def main() -> None:
         results.append(run_in_fresh_process(
             "benchmarks.sft_forgetting", run, "--steps", str(options.steps), "--batch-size", str(options.batch_size),
             "--lambda", str(options.weight), "--temperature", str(options.temperature), "--negatives",
-            options.negatives, "--seed", str(options.seed), "--output-dir", options.output_dir))
+            options.negatives, "--seed", str(options.seed), "--eval-every", str(options.eval_every),
+            "--output-dir", options.output_dir))
         print(f"  {results[-1]}", file=sys.stderr)
 
     print(f"\n3-class NLI (our split of SNLI-train pairs: {options.steps * options.batch_size:,} training pairs "
@@ -151,6 +172,11 @@ def main() -> None:
               f"{r['stsb_dev'] - r['stsb_before']:>+7.2f} | {r['examples_per_s']:>7.2f} | {r['peak_memory_mib']:>12.0f} |")
 
     print(verdict(*results[:2]))
+    with open(os.path.join(options.output_dir, "results.json"), "w") as file:
+        json.dump({"settings": vars(options), "results": results}, file, indent=1)
+    if options.eval_every:
+        print(trajectory_table(results))
+        plot_tradeoff(results, os.path.join(options.output_dir, "tradeoff.png"))
 
 
 def verdict(cross_entropy: dict, sft_contrastive: dict) -> str:
@@ -165,6 +191,48 @@ def verdict(cross_entropy: dict, sft_contrastive: dict) -> str:
                change(sft_contrastive) >= -2),
               (f"cross-entropy STS-B dev change <= -5 ({change(cross_entropy):+.2f})", change(cross_entropy) <= -5)]
     return "\n" + "\n".join(f"{'yes' if ok else 'NO '}  {text}" for text, ok in checks)
+
+
+def trajectory_table(results: list[dict]) -> str:
+    """Each run's task accuracy and STS-B dev change at every evaluation, side by side by step."""
+    lines = ["\n| step | " + " | ".join(f"{r['run']}: acc % / STS-B change" for r in results if r["trajectory"]) + " |",
+             "|---:|" + "---:|" * sum(1 for r in results if r["trajectory"])]
+    steps = sorted({point["step"] for r in results for point in r["trajectory"]})
+    for step in steps:
+        cells = []
+        for r in results:
+            if r["trajectory"]:
+                point = next((p for p in r["trajectory"] if p["step"] == step), None)
+                cells.append(f"{point['accuracy']:.2f} / {point['stsb_dev'] - r['stsb_before']:+.2f}" if point else "-")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_tradeoff(results: list[dict], path: str) -> None:
+    """Task accuracy against STS-B dev change along each run (a point per evaluation, labelled with its step): at
+    any accuracy, the run whose curve lies higher kept more of the pretrained representation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    for r in results:
+        if r["trajectory"]:
+            x = [p["accuracy"] for p in r["trajectory"]]
+            y = [p["stsb_dev"] - r["stsb_before"] for p in r["trajectory"]]
+            axes.plot(x, y, marker="o", label=r["run"])
+            for p, a, b in zip(r["trajectory"], x, y):
+                axes.annotate(str(p["step"]), (a, b), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    axes.axhline(-2, color="grey", linestyle=":", linewidth=1)
+    axes.set_xlabel("task accuracy % (NLI, our test split)")
+    axes.set_ylabel("STS-B dev change from the base model")
+    axes.set_title("Task accuracy against forgetting, along training (points: steps)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 if __name__ == "__main__":
