@@ -1,5 +1,5 @@
-"""SFT+contrastive's batches: labelled and unlabelled rows together by construction (`mixing` with
-`labelled_per_batch`) or in turn (`alternating`), as pure functions of the row indices and a seeded generator, and
+"""SFT+contrastive's batches: labelled and unlabelled rows together by construction (`mixing`: `labelled_per_batch`
+labelled rows a batch, half of it by default) or in turn (`alternating`), as pure functions of the row indices and a seeded generator, and
 the batch samplers that the Trainer's data loader uses.
 
 Each of the two sets is read as an endless stream of reshuffled passes; an epoch is one pass over the set that needs
@@ -26,6 +26,7 @@ from ..errors import DataError
 from ..settings import Settings
 
 STRATEGIES = ("mixing", "alternating")
+DEFAULT_LABELLED_SHARE = 0.5  # `labelled_per_batch` unset, with unlabelled rows (benchmarks.semi_supervised, README)
 
 
 @dataclass
@@ -40,9 +41,9 @@ class BatchCompositionSettings(Settings):
     labelled_per_batch (`float`, *optional*):
         `mixing`: every batch holds exactly this many labelled rows, the rest of the batch unlabelled: a whole number
         >= 1 is a count, a value in (0, 1) a share of `per_device_train_batch_size` (rounded, at least 1). Each set
-        is drawn on its own; the smaller (the labelled one) is cycled, reshuffled each pass. `None` shuffles the
-        labelled and unlabelled rows together (each batch then holds them in the proportion of the two sets, by
-        chance: with few labels, most batches hold none).
+        is drawn on its own; the smaller (the labelled one) is cycled, reshuffled each pass. `None`: half of each
+        batch (`DEFAULT_LABELLED_SHARE`) when the training data has unlabelled rows, every row labelled when it has
+        none.
     unlabelled_batches_per_labelled (`int`, *optional*, defaults to `1`):
         `alternating`: unlabelled batches after each labelled one.
     """
@@ -51,7 +52,7 @@ class BatchCompositionSettings(Settings):
     labelled_per_batch: float | None = field(
         default=None,
         metadata={"help": "mixing: labelled rows in every batch, a count (>= 1) or a share of the batch (0 < x < 1); "
-                          "the rest unlabelled. None: rows shuffled together."},
+                          "the rest unlabelled. None: half the batch when there are unlabelled rows."},
     )
     unlabelled_batches_per_labelled: int = field(
         default=1, metadata={"help": "alternating: unlabelled batches after each labelled batch."}
@@ -95,18 +96,34 @@ def labelled_rows(labelled_per_batch: float, batch_size: int | None) -> int:
     return rows
 
 
+def mixing_share(labelled_per_batch: float | None, num_unlabelled: int) -> float | None:
+    """The labelled rows of each `mixing` batch: `labelled_per_batch` when set; unset, `DEFAULT_LABELLED_SHARE` of
+    the batch when the training data has unlabelled rows (every batch holds both kinds, as mixing is meant) and `None`
+    (plain shuffled batches of labelled rows) when it has none.
+
+    >>> mixing_share(8, 100), mixing_share(None, 100), mixing_share(None, 0)
+    (8, 0.5, None)
+    """
+    if labelled_per_batch is None and num_unlabelled > 0:
+        return DEFAULT_LABELLED_SHARE
+    return labelled_per_batch
+
+
 def check_composition(num_labelled: int, num_unlabelled: int, batch_size: int, strategy: str,
                       labelled_per_batch: float | None) -> None:
     """`DataError` naming the setting when the training data cannot fill the batches it asks for: an unlabelled
     share without unlabelled rows, or a set smaller than what one batch takes from it for the contrastive term (a
     batch would hold a text twice, a negative equal to the positive; alternating's labelled batches, cross-entropy
     only, may repeat rows)."""
-    if strategy == "mixing" and labelled_per_batch is None:
+    share = mixing_share(labelled_per_batch, num_unlabelled)
+    if strategy == "mixing" and share is None:
         return
     if strategy == "mixing":
-        shares = {"labelled": labelled_rows(labelled_per_batch, batch_size)}
+        shares = {"labelled": labelled_rows(share, batch_size)}
         shares["unlabelled"] = batch_size - shares["labelled"]
-        setting = f"`labelled_per_batch={labelled_per_batch}` (per_device_train_batch_size={batch_size})"
+        setting = (f"`labelled_per_batch={labelled_per_batch}`" if labelled_per_batch is not None else
+                   f"`labelled_per_batch` unset (with unlabelled rows: {share} of the batch)")
+        setting += f" (per_device_train_batch_size={batch_size})"
     else:
         shares = {"unlabelled": batch_size}
         setting = f"`strategy='alternating'` (batches of per_device_train_batch_size={batch_size})"

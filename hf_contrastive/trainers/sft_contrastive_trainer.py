@@ -11,7 +11,7 @@ from datasets import DatasetDict
 from sentence_transformers import SentenceTransformer
 
 from ..data.batches import (AlternatingBatchSampler, BatchCompositionSettings, MixedBatchSampler, check_composition,
-                            labelled_rows)
+                            labelled_rows, mixing_share)
 from ..data.checks import arrow_column
 from ..data.transforms import label_names, sft_columns, with_unlabelled
 from ..errors import DataError
@@ -41,8 +41,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     Data: `train_dataset` holds one text column (or two, a pair classified from `(u, v, |u - v|)`) and a `label`
     column of class ids (a `ClassLabel`'s names become the head's `id2label`; `-1` marks an unlabelled row).
     `unlabelled_dataset` adds texts for the contrastive term: with label `-1` in the same batches as the labelled rows
-    (`strategy="mixing"`: exactly `labelled_per_batch` labelled rows in each batch, or, unset, all rows shuffled
-    together) or in batches of their own, in turn with the labelled batches (`strategy="alternating"`,
+    (`strategy="mixing"`: exactly `labelled_per_batch` labelled rows in each batch, unset half of it) or in batches of their own, in turn with the labelled batches (`strategy="alternating"`,
     `unlabelled_batches_per_labelled` unlabelled batches after each labelled one); the composition is documented in
     `hf_contrastive.data.batches`. An `eval_dataset` with labels
     gives `eval_loss`, `eval_sft`, `eval_contrastive`, `eval_accuracy` and `eval_f1` (macro, through `evaluate`'s
@@ -120,13 +119,16 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
 
     def get_batch_sampler(self, dataset: Any, batch_size: int, drop_last: bool, valid_label_columns=None,
                           generator=None, seed: int = 0):
-        """`mixing` with `labelled_per_batch`: the training batches of `MixedBatchSampler`; otherwise (and for
-        evaluation) sentence-transformers' sampler."""
-        if dataset is not self.train_dataset or self.args.labelled_per_batch is None:
+        """`mixing` with unlabelled rows or `labelled_per_batch` (`mixing_share`): the training batches of
+        `MixedBatchSampler`; otherwise (and for evaluation) sentence-transformers' sampler."""
+        if dataset is not self.train_dataset or self.args.strategy != "mixing":
             return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
         labelled, unlabelled = labelled_and_unlabelled(dataset)
+        share = mixing_share(self.args.labelled_per_batch, len(unlabelled))
+        if share is None:
+            return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
         return MixedBatchSampler(labelled, unlabelled, batch_size, seed=seed, num_processes=self.args.world_size,
-                                 labelled_per_batch=labelled_rows(self.args.labelled_per_batch, batch_size))
+                                 labelled_per_batch=labelled_rows(share, batch_size))
 
     def get_multi_dataset_batch_sampler(self, dataset: Any, batch_samplers: list, generator=None, seed: int = 0):
         """`alternating`: the training batches of `AlternatingBatchSampler` (turns of `world_size x

@@ -7,9 +7,10 @@ import pytest
 import torch
 from accelerate.data_loader import BatchSamplerShard
 
-from hf_contrastive.data.batches import (AlternatingBatchSampler, BatchCompositionSettings, MixedBatchSampler,
-                                         alternating_batches, alternating_epoch_length, check_composition,
-                                         labelled_rows, mixed_batches, mixed_epoch_length)
+from hf_contrastive.data.batches import (DEFAULT_LABELLED_SHARE, AlternatingBatchSampler, BatchCompositionSettings,
+                                         MixedBatchSampler, alternating_batches, alternating_epoch_length,
+                                         check_composition, labelled_rows, mixed_batches, mixed_epoch_length,
+                                         mixing_share)
 from hf_contrastive.errors import DataError
 
 LABELLED, UNLABELLED = list(range(7)), list(range(7, 7 + 60))  # 7 labelled rows, 60 unlabelled
@@ -124,6 +125,9 @@ def test_bad_settings_name_the_field_and_value(kwargs, message):
                             "per batch, but the training data has none"),
     ((4, 100), "mixing", 8, "takes 8 labelled rows per batch, but the training data has only 4"),
     ((100, 10), "mixing", 0.25, "takes 24 unlabelled rows per batch, but the training data has only 10"),
+    ((100, 3), "mixing", None, "`labelled_per_batch` unset (with unlabelled rows: 0.5 of the batch) "
+                               "(per_device_train_batch_size=32) takes 16 unlabelled rows per batch, but the training "
+                               "data has only 3"),
     ((100, 10), "alternating", None, "`strategy='alternating'` (batches of per_device_train_batch_size=32) takes 32 "
                                      "unlabelled rows per batch, but the training data has only 10"),
 ])
@@ -134,6 +138,13 @@ def test_data_that_cannot_fill_the_batches_is_named(counts, strategy, labelled_p
 
 
 def test_data_that_fills_the_batches_passes():
-    check_composition(100, 0, 32, "mixing", None)  # rows shuffled together: no composition asked for
+    check_composition(100, 0, 32, "mixing", None)  # every row labelled: plain shuffled batches
+    check_composition(16, 16, 32, "mixing", None)  # unset: half of each batch labelled
     check_composition(8, 24, 32, "mixing", 8)
     check_composition(3, 32, 32, "alternating", None)  # labelled batches (cross-entropy only) may repeat rows
+
+
+def test_unset_mixing_takes_half_of_each_batch_when_there_are_unlabelled_rows():
+    assert mixing_share(None, 1) == DEFAULT_LABELLED_SHARE == 0.5
+    assert mixing_share(None, 0) is None
+    assert mixing_share(8, 0) == 8 and mixing_share(0.25, 100) == 0.25

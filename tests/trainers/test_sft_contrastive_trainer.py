@@ -72,11 +72,11 @@ def record_batches(trainer):
     return seen
 
 
-@pytest.mark.parametrize("labelled_per_batch,rows", [(3, 3), (0.25, 2)])
+@pytest.mark.parametrize("labelled_per_batch,rows", [(3, 3), (0.25, 2), (None, 4)])
 def test_mixing_puts_exactly_labelled_per_batch_labelled_rows_in_every_batch(tiny_encoder_dir, sentences, tmp_path,
                                                                               quiet_args, labelled_per_batch, rows):
-    """5 labelled rows cycled (reshuffled each pass) beside 24 unlabelled ones: every batch has its share of each,
-    and an epoch is one pass over the unlabelled set."""
+    """5 labelled rows cycled (reshuffled each pass) beside 24 unlabelled ones: every batch has its share of each
+    (unset: half the batch), and an epoch is one pass over the unlabelled set."""
     args = make_args(tmp_path, quiet_args, num_train_epochs=1, labelled_per_batch=labelled_per_batch)
     trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:5]),
                                     unlabelled_dataset=Dataset.from_dict({"text": sentences[8:]}))
