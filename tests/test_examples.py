@@ -64,7 +64,8 @@ def test_sft_contrastive_config():
     raw, args = parse_example_config("sft_contrastive", SFTContrastiveConfig, "sft_contrastive")
     assert raw["method"] == "sft_contrastive" and raw["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert raw["dataset_split"] == "train[:1%]" and raw["unlabelled_split"] == "train[1%:]"  # few labels
-    expected = {"strategy": "mixing", "labelled_per_batch": 8, "contrastive": "info_nce", "contrastive_weight": 1.0,
+    expected = {"strategy": "mixing", "labelled_per_batch": 0.5, "per_device_train_batch_size": 64,
+                "negatives": "fine_tuned", "contrastive": "info_nce", "contrastive_weight": 1.0,
                 "temperature": 0.05, "head_learning_rate": 1e-3, "metric_for_best_model": "eval_accuracy",
                 "prediction_loss_only": False}
     for key, value in expected.items():

@@ -142,7 +142,7 @@ def examples() -> dict[str, CardData]:
             objective={"strategy": "mixing", "labelled_per_batch": None, "unlabelled_batches_per_labelled": 1,
                        "num_labels": 6, "mini_batch_size": None, "gather_across_devices": True,
                        "gather_gradients": "full", "contrastive_weight": 1.0, "contrastive": "info_nce",
-                       "negatives": "reference", "temperature": 0.05, "reference": "copy", "classifier_dropout": 0.1,
+                       "negatives": "fine_tuned", "temperature": 0.05, "reference": "copy", "classifier_dropout": 0.1,
                        "contrastive_rows": "all", "num_inputs": 1},
             architecture="Transformer → Pooling (mean) → Normalize", embedding_dimension=384, max_seq_length=256,
             similarity="cosine",
