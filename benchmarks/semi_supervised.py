@@ -306,7 +306,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lambda", dest="weight", type=float, default=1.0,
                         help="contrastive_weight of SFT+contrastive")
     parser.add_argument("--temperature", type=float, default=0.05)
-    parser.add_argument("--labelled-per-batch", type=float, default=0.25, help="mixing's labelled rows per batch")
+    parser.add_argument("--labelled-per-batch", type=float, default=0.25,
+                        help="mixing's labelled rows per batch, a count or a share (the study's 8 of 32; the "
+                             "library's default, unset, is half the batch)")
     parser.add_argument("--max-seq-length", type=int, default=64)
     parser.add_argument("--pool", type=int, default=10000, help="Training rows drawn from SST-2's 67,349.")
     parser.add_argument("--quick", action="store_true",

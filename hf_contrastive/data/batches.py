@@ -42,8 +42,8 @@ class BatchCompositionSettings(Settings):
         `mixing`: every batch holds exactly this many labelled rows, the rest of the batch unlabelled: a whole number
         >= 1 is a count, a value in (0, 1) a share of `per_device_train_batch_size` (rounded, at least 1). Each set
         is drawn on its own; the smaller (the labelled one) is cycled, reshuffled each pass. `None`: half of each
-        batch (`DEFAULT_LABELLED_SHARE`) when the training data has unlabelled rows, every row labelled when it has
-        none.
+        batch (`DEFAULT_LABELLED_SHARE`; more or less where a set has fewer rows than its half) when the training data
+        has both kinds, plain shuffled batches when every row is labelled (`mixing_share`).
     unlabelled_batches_per_labelled (`int`, *optional*, defaults to `1`):
         `alternating`: unlabelled batches after each labelled one.
     """
@@ -96,17 +96,24 @@ def labelled_rows(labelled_per_batch: float, batch_size: int | None) -> int:
     return rows
 
 
-def mixing_share(labelled_per_batch: float | None, num_unlabelled: int) -> float | None:
-    """The labelled rows of each `mixing` batch: `labelled_per_batch` when set; unset, `DEFAULT_LABELLED_SHARE` of
-    the batch when the training data has unlabelled rows (every batch holds both kinds, as mixing is meant) and `None`
-    (plain shuffled batches of labelled rows) when it has none.
+def mixing_share(labelled_per_batch: float | None, num_labelled: int, num_unlabelled: int,
+                 batch_size: int) -> float | None:
+    """The labelled rows of each `mixing` batch: `labelled_per_batch` when set. Unset, `DEFAULT_LABELLED_SHARE` of
+    the batch when the training data has both kinds (every batch holds both, as mixing is meant), moved as far as
+    a set too small for its half needs; `None` (plain shuffled batches) when every row is labelled or the two sets
+    together cannot fill a batch.
 
-    >>> mixing_share(8, 100), mixing_share(None, 100), mixing_share(None, 0)
-    (8, 0.5, None)
+    >>> mixing_share(8, 100, 100, 32), mixing_share(None, 100, 100, 32), mixing_share(None, 6, 100, 32)
+    (8, 16, 6)
+    >>> mixing_share(None, 100, 3, 32), mixing_share(None, 100, 0, 32), mixing_share(None, 6, 10, 32)
+    (29, None, None)
     """
-    if labelled_per_batch is None and num_unlabelled > 0:
-        return DEFAULT_LABELLED_SHARE
-    return labelled_per_batch
+    if labelled_per_batch is not None:
+        return labelled_per_batch
+    if num_labelled == 0 or num_unlabelled == 0 or num_labelled + num_unlabelled < batch_size:
+        return None
+    half = max(1, round(DEFAULT_LABELLED_SHARE * batch_size))
+    return min(max(half, batch_size - num_unlabelled), num_labelled)
 
 
 def check_composition(num_labelled: int, num_unlabelled: int, batch_size: int, strategy: str,
@@ -115,15 +122,13 @@ def check_composition(num_labelled: int, num_unlabelled: int, batch_size: int, s
     share without unlabelled rows, or a set smaller than what one batch takes from it for the contrastive term (a
     batch would hold a text twice, a negative equal to the positive; alternating's labelled batches, cross-entropy
     only, may repeat rows)."""
-    share = mixing_share(labelled_per_batch, num_unlabelled)
+    share = mixing_share(labelled_per_batch, num_labelled, num_unlabelled, batch_size)
     if strategy == "mixing" and share is None:
         return
     if strategy == "mixing":
         shares = {"labelled": labelled_rows(share, batch_size)}
         shares["unlabelled"] = batch_size - shares["labelled"]
-        setting = (f"`labelled_per_batch={labelled_per_batch}`" if labelled_per_batch is not None else
-                   f"`labelled_per_batch` unset (with unlabelled rows: {share} of the batch)")
-        setting += f" (per_device_train_batch_size={batch_size})"
+        setting = f"`labelled_per_batch={labelled_per_batch}` (per_device_train_batch_size={batch_size})"
     else:
         shares = {"unlabelled": batch_size}
         setting = f"`strategy='alternating'` (batches of per_device_train_batch_size={batch_size})"

@@ -124,7 +124,7 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         if dataset is not self.train_dataset or self.args.strategy != "mixing":
             return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
         labelled, unlabelled = labelled_and_unlabelled(dataset)
-        share = mixing_share(self.args.labelled_per_batch, len(unlabelled))
+        share = mixing_share(self.args.labelled_per_batch, len(labelled), len(unlabelled), batch_size)
         if share is None:
             return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
         return MixedBatchSampler(labelled, unlabelled, batch_size, seed=seed, num_processes=self.args.world_size,

@@ -125,9 +125,6 @@ def test_bad_settings_name_the_field_and_value(kwargs, message):
                             "per batch, but the training data has none"),
     ((4, 100), "mixing", 8, "takes 8 labelled rows per batch, but the training data has only 4"),
     ((100, 10), "mixing", 0.25, "takes 24 unlabelled rows per batch, but the training data has only 10"),
-    ((100, 3), "mixing", None, "`labelled_per_batch` unset (with unlabelled rows: 0.5 of the batch) "
-                               "(per_device_train_batch_size=32) takes 16 unlabelled rows per batch, but the training "
-                               "data has only 3"),
     ((100, 10), "alternating", None, "`strategy='alternating'` (batches of per_device_train_batch_size=32) takes 32 "
                                      "unlabelled rows per batch, but the training data has only 10"),
 ])
@@ -140,11 +137,14 @@ def test_data_that_cannot_fill_the_batches_is_named(counts, strategy, labelled_p
 def test_data_that_fills_the_batches_passes():
     check_composition(100, 0, 32, "mixing", None)  # every row labelled: plain shuffled batches
     check_composition(16, 16, 32, "mixing", None)  # unset: half of each batch labelled
+    check_composition(6, 100, 32, "mixing", None)  # unset, a set smaller than its half: the other fills the batch
     check_composition(8, 24, 32, "mixing", 8)
     check_composition(3, 32, 32, "alternating", None)  # labelled batches (cross-entropy only) may repeat rows
 
 
-def test_unset_mixing_takes_half_of_each_batch_when_there_are_unlabelled_rows():
-    assert mixing_share(None, 1) == DEFAULT_LABELLED_SHARE == 0.5
-    assert mixing_share(None, 0) is None
-    assert mixing_share(8, 0) == 8 and mixing_share(0.25, 100) == 0.25
+def test_unset_mixing_takes_half_of_each_batch_as_far_as_the_sets_allow():
+    assert DEFAULT_LABELLED_SHARE == 0.5 and mixing_share(None, 100, 100, 32) == 16
+    assert mixing_share(None, 6, 100, 32) == 6 and mixing_share(None, 100, 3, 32) == 29  # the smaller set's all
+    assert mixing_share(None, 100, 0, 32) is None and mixing_share(None, 0, 100, 32) is None  # one kind only
+    assert mixing_share(None, 6, 10, 32) is None  # together smaller than a batch: plain shuffled batches
+    assert mixing_share(8, 0, 0, 32) == 8 and mixing_share(0.25, 1, 1, 32) == 0.25  # set: as given (checked apart)
