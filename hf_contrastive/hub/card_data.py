@@ -217,7 +217,7 @@ def card_data_from_trainer(trainer: Any, *, release: str = "merged", model_id: s
     return CardData(
         model_name=model_id or f"{method} fine-tune of {base_model or 'a text encoder'}",
         method=method, base_model=base_model, model_id=model_id, paper=dict(trainer.paper),
-        objective={**{name: getattr(args, name) for name in trainer.card_fields},
+        objective={**trainer.card_settings(),
                    **(loss.get_config_dict() if hasattr(loss, "get_config_dict") else {})},
         architecture=architecture(model), embedding_dimension=model.get_embedding_dimension(),
         max_seq_length=model.max_seq_length, similarity=model.similarity_fn_name,

@@ -428,6 +428,10 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         finally:
             self.args, self._search_args, self.hp_search_backend = self._search_args, None, None
 
+    def card_settings(self) -> dict[str, Any]:
+        """The config's `card_fields` as the model card shows them."""
+        return {name: getattr(self.args, name) for name in self.card_fields}
+
     def objective_metric(self) -> str:
         """The metric a search maximises by default: `metric_for_best_model` (with `eval_`), else the evaluator's
         primary metric (`eval_sts-dev_spearman_cosine` for an STS `eval_dataset`; read after an evaluation, which

@@ -143,6 +143,15 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
             unlabelled_batches_per_labelled=self.args.unlabelled_batches_per_labelled,
             turn=self.args.world_size * self.args.gradient_accumulation_steps)
 
+    def card_settings(self) -> dict[str, Any]:
+        """The batch settings; `labelled_per_batch` unset shows the labelled rows it gave each mixing batch."""
+        settings = super().card_settings()
+        if self.args.strategy == "mixing" and self.args.labelled_per_batch is None and self.train_dataset is not None:
+            labelled, unlabelled = labelled_and_unlabelled(self.train_dataset)
+            settings["labelled_per_batch"] = mixing_share(None, len(labelled), len(unlabelled),
+                                                          self.args.per_device_train_batch_size)
+        return settings
+
     def loss_arguments(self, model: SentenceTransformer) -> dict[str, Any]:
         """The head's classes and inputs from the training set; the contrastive rows from the strategy."""
         if self._id2label is None:

@@ -88,6 +88,16 @@ def test_mixing_puts_exactly_labelled_per_batch_labelled_rows_in_every_batch(tin
     assert all(h["sft"] > 0 and h["contrastive"] > 0 for h in logged)
 
 
+def test_the_card_shows_the_labelled_rows_an_unset_labelled_per_batch_gave(tiny_encoder_dir, sentences, tmp_path,
+                                                                             quiet_args):
+    args = make_args(tmp_path, quiet_args, max_steps=1)
+    trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:5]),
+                                    unlabelled_dataset=Dataset.from_dict({"text": sentences[8:]}))
+    assert args.labelled_per_batch is None and trainer.card_settings()["labelled_per_batch"] == 4  # half of 8
+    alone = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:16]))
+    assert alone.card_settings()["labelled_per_batch"] is None  # every row labelled: plain batches
+
+
 def test_mixing_puts_unlabelled_rows_in_every_batch(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     args = make_args(tmp_path, quiet_args, max_steps=2)
     trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:16]),
