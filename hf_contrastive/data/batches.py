@@ -1,6 +1,6 @@
 """SFT+contrastive's batches: labelled and unlabelled rows together by construction (`mixing`: `labelled_per_batch`
-labelled rows a batch, half of it by default) or in turn (`alternating`), as pure functions of the row indices and a seeded generator, and
-the batch samplers that the Trainer's data loader uses.
+labelled rows a batch, half of it by default) or in turn (`alternating`), as pure functions of the row indices and a
+seeded generator, and the batch samplers that the Trainer's data loader uses.
 
 Each of the two sets is read as an endless stream of reshuffled passes; an epoch is one pass over the set that needs
 more batches to be seen once (normally the large unlabelled one; its last batch is completed from its next pass), the
@@ -99,9 +99,9 @@ def labelled_rows(labelled_per_batch: float, batch_size: int | None) -> int:
 def mixing_share(labelled_per_batch: float | None, num_labelled: int, num_unlabelled: int,
                  batch_size: int) -> float | None:
     """The labelled rows of each `mixing` batch: `labelled_per_batch` when set. Unset, `DEFAULT_LABELLED_SHARE` of
-    the batch when the training data has both kinds (every batch holds both, as mixing is meant), moved as far as
-    a set too small for its half needs; `None` (plain shuffled batches) when every row is labelled or the two sets
-    together cannot fill a batch.
+    the batch when the training data has both kinds (every batch holds both, as mixing is meant; a set with fewer
+    rows than its half gives all of them and the other fills the batch); `None` (plain shuffled batches) when one
+    kind is missing or the two sets together cannot fill a batch.
 
     >>> mixing_share(8, 100, 100, 32), mixing_share(None, 100, 100, 32), mixing_share(None, 6, 100, 32)
     (8, 16, 6)

@@ -41,12 +41,12 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     Data: `train_dataset` holds one text column (or two, a pair classified from `(u, v, |u - v|)`) and a `label`
     column of class ids (a `ClassLabel`'s names become the head's `id2label`; `-1` marks an unlabelled row).
     `unlabelled_dataset` adds texts for the contrastive term: with label `-1` in the same batches as the labelled rows
-    (`strategy="mixing"`: exactly `labelled_per_batch` labelled rows in each batch, unset half of it) or in batches of their own, in turn with the labelled batches (`strategy="alternating"`,
-    `unlabelled_batches_per_labelled` unlabelled batches after each labelled one); the composition is documented in
-    `hf_contrastive.data.batches`. An `eval_dataset` with labels
-    gives `eval_loss`, `eval_sft`, `eval_contrastive`, `eval_accuracy` and `eval_f1` (macro, through `evaluate`'s
-    Metric API; pass `compute_metrics` for others); an STS set (`sentence1`, `sentence2`, `score`) becomes the
-    `sts-dev` evaluator instead.
+    (`strategy="mixing"`: exactly `labelled_per_batch` labelled rows in each batch, unset half of it) or in batches
+    of their own, in turn with the labelled batches (`strategy="alternating"`, `unlabelled_batches_per_labelled`
+    unlabelled batches after each labelled one); the composition is documented in `hf_contrastive.data.batches`. An
+    `eval_dataset` with labels gives `eval_loss`, `eval_sft`, `eval_contrastive`, `eval_accuracy` and `eval_f1`
+    (macro, through `evaluate`'s Metric API; pass `compute_metrics` for others); an STS set (`sentence1`,
+    `sentence2`, `score`) becomes the `sts-dev` evaluator instead.
 
     Saving writes the SentenceTransformer (loads with `SentenceTransformer(path)`) and the head in `classifier/`
     (`config.json` with `id2label`, `model.safetensors`); checkpoints also hold the head for resuming.
