@@ -195,15 +195,14 @@ def verdict(cross_entropy: dict, sft_contrastive: dict) -> str:
 
 def trajectory_table(results: list[dict]) -> str:
     """Each run's task accuracy and STS-B dev change at every evaluation, side by side by step."""
-    lines = ["\n| step | " + " | ".join(f"{r['run']}: acc % / STS-B change" for r in results if r["trajectory"]) + " |",
-             "|---:|" + "---:|" * sum(1 for r in results if r["trajectory"])]
-    steps = sorted({point["step"] for r in results for point in r["trajectory"]})
-    for step in steps:
+    tracked = [r for r in results if r["trajectory"]]
+    lines = ["\n| step | " + " | ".join(f"{r['run']}: acc % / STS-B change" for r in tracked) + " |",
+             "|---:|" + "---:|" * len(tracked)]
+    for step in sorted({point["step"] for r in tracked for point in r["trajectory"]}):
         cells = []
-        for r in results:
-            if r["trajectory"]:
-                point = next((p for p in r["trajectory"] if p["step"] == step), None)
-                cells.append(f"{point['accuracy']:.2f} / {point['stsb_dev'] - r['stsb_before']:+.2f}" if point else "-")
+        for r in tracked:
+            point = next((p for p in r["trajectory"] if p["step"] == step), None)
+            cells.append(f"{point['accuracy']:.2f} / {point['stsb_dev'] - r['stsb_before']:+.2f}" if point else "-")
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -43,7 +43,8 @@ class BatchCompositionSettings(Settings):
         >= 1 is a count, a value in (0, 1) a share of `per_device_train_batch_size` (rounded, at least 1). Each set
         is drawn on its own; the smaller (the labelled one) is cycled, reshuffled each pass. `None`: half of each
         batch (`DEFAULT_LABELLED_SHARE`; more or less where a set has fewer rows than its half) when the training data
-        has both kinds, plain shuffled batches when every row is labelled (`mixing_share`).
+        has both kinds; plain shuffled batches when one kind is missing or both together cannot fill a batch
+        (`mixing_share`).
     unlabelled_batches_per_labelled (`int`, *optional*, defaults to `1`):
         `alternating`: unlabelled batches after each labelled one.
     """

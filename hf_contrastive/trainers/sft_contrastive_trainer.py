@@ -119,16 +119,22 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
 
     def get_batch_sampler(self, dataset: Any, batch_size: int, drop_last: bool, valid_label_columns=None,
                           generator=None, seed: int = 0):
-        """`mixing` with unlabelled rows or `labelled_per_batch` (`mixing_share`): the training batches of
+        """`mixing` with unlabelled rows or `labelled_per_batch` (`training_mixing_share`): the training batches of
         `MixedBatchSampler`; otherwise (and for evaluation) sentence-transformers' sampler."""
-        if dataset is not self.train_dataset or self.args.strategy != "mixing":
-            return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
-        labelled, unlabelled = labelled_and_unlabelled(dataset)
-        share = mixing_share(self.args.labelled_per_batch, len(labelled), len(unlabelled), batch_size)
+        share = self.training_mixing_share(batch_size) if dataset is self.train_dataset else None
         if share is None:
             return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+        labelled, unlabelled = labelled_and_unlabelled(dataset)
         return MixedBatchSampler(labelled, unlabelled, batch_size, seed=seed, num_processes=self.args.world_size,
                                  labelled_per_batch=labelled_rows(share, batch_size))
+
+    def training_mixing_share(self, batch_size: int) -> float | None:
+        """The labelled rows of each `mixing` training batch (`mixing_share` of the training set); `None` for plain
+        shuffled batches, for `alternating` and without a training set."""
+        if self.args.strategy != "mixing" or self.train_dataset is None:
+            return None
+        labelled, unlabelled = labelled_and_unlabelled(self.train_dataset)
+        return mixing_share(self.args.labelled_per_batch, len(labelled), len(unlabelled), batch_size)
 
     def get_multi_dataset_batch_sampler(self, dataset: Any, batch_samplers: list, generator=None, seed: int = 0):
         """`alternating`: the training batches of `AlternatingBatchSampler` (turns of `world_size x
@@ -146,10 +152,8 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     def card_settings(self) -> dict[str, Any]:
         """The batch settings; `labelled_per_batch` unset shows the labelled rows it gave each mixing batch."""
         settings = super().card_settings()
-        if self.args.strategy == "mixing" and self.args.labelled_per_batch is None and self.train_dataset is not None:
-            labelled, unlabelled = labelled_and_unlabelled(self.train_dataset)
-            settings["labelled_per_batch"] = mixing_share(None, len(labelled), len(unlabelled),
-                                                          self.args.per_device_train_batch_size)
+        if self.args.labelled_per_batch is None:
+            settings["labelled_per_batch"] = self.training_mixing_share(self.args.per_device_train_batch_size)
         return settings
 
     def loss_arguments(self, model: SentenceTransformer) -> dict[str, Any]:
