@@ -81,6 +81,11 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
     prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
     data_fields: tuple[str, ...] = ()  # config fields the prepared datasets depend on: fixed for every trial
     training_args_class = ContrastiveConfig
+    # transformers' gradient-accumulation contract: every loss here is a mean over its micro-batch, not normalised by
+    # `num_items_in_batch`, so `training_step` divides it by the accumulation steps (an accumulated step is the mean
+    # of its micro-batches). Said explicitly: a SentenceTransformer's `forward(**kwargs)` makes transformers guess
+    # "already scaled" whenever a batch holds a `labels` key.
+    loss_is_scaled_for_ga = False
     _initial_model: SentenceTransformer | None = None  # `model_init`'s first model, while the trainer is built
 
     @property
