@@ -2,10 +2,12 @@
 losses beside it, each with the settings dataclass that declares its hyperparameters."""
 
 from .declutr import DeCLUTRLoss, DeCLUTRSettings
-from .functional import cosine_logits, info_nce, nt_xent, supcon
+from .consistency import ConsistencySettings
+from .functional import cosine_logits, info_nce, nt_xent, pseudo_label_consistency, supcon
 from .sft_contrastive import SFTContrastiveLoss, SFTContrastiveSettings
 from .simcse import SimCSELoss, SimCSESettings
 from .supcon import SupConLoss, SupConSettings
 
-__all__ = ["DeCLUTRLoss", "DeCLUTRSettings", "SFTContrastiveLoss", "SFTContrastiveSettings", "SimCSELoss",
-           "SimCSESettings", "SupConLoss", "SupConSettings", "cosine_logits", "info_nce", "nt_xent", "supcon"]
+__all__ = ["ConsistencySettings", "DeCLUTRLoss", "DeCLUTRSettings", "SFTContrastiveLoss", "SFTContrastiveSettings", "SimCSELoss",
+           "SimCSESettings", "SupConLoss", "SupConSettings", "cosine_logits", "info_nce", "nt_xent", "pseudo_label_consistency",
+           "supcon"]

@@ -276,3 +276,44 @@ def reference_info_nce(
         positive = (F.normalize(queries, dim=-1) * F.normalize(all_references[own], dim=-1)).sum(-1) / temperature
         logits, target = torch.cat([positive[:, None], fine_tuned], dim=1), torch.zeros_like(own)
     return F.cross_entropy(logits, target, reduction=reduction)
+
+
+def pseudo_label_consistency(
+    strong_logits: Tensor,
+    weak_logits: Tensor,
+    *,
+    threshold: float,
+    sharpening: float | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Confidence-thresholded consistency of a classifier on unlabelled rows (FixMatch, Sohn et al. 2020, eq. 4;
+    UDA, Xie et al. 2020, with its confidence masking and sharpening): the prediction on the weak view, without
+    gradient, is the target of the strong view, for the rows whose weak-view confidence `max softmax >= threshold`;
+    the other rows count as 0 in the mean (the mean is over every row, as both papers').
+
+    - `sharpening=None` (FixMatch): hard pseudo-labels, `-log softmax(strong)[argmax weak]`;
+    - `sharpening=T` (UDA): soft targets `softmax(weak / T)`, `-sum_c target_c log softmax(strong)_c`.
+
+    Args:
+        strong_logits (`Tensor` of shape `(U, C)`): the logits that are trained.
+        weak_logits (`Tensor` of shape `(U, C)`): the logits that make the targets (detached here).
+        threshold (`float`): the confidence from which a row's target counts, in [0, 1].
+        sharpening (`float`, *optional*): UDA's softmax temperature of the soft targets; `None` for hard labels.
+        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` over the `U` rows.
+
+    >>> weak = torch.tensor([[4.0, 0.0], [0.1, 0.0]])  # confident on row 0 only
+    >>> round(pseudo_label_consistency(torch.zeros(2, 2), weak, threshold=0.95).item(), 4)  # log(2) / 2
+    0.3466
+    """
+    if strong_logits.size(0) == 0:
+        return strong_logits.sum() * 0.0
+    with torch.autocast(strong_logits.device.type, enabled=False):
+        weak = weak_logits.detach().float()
+        confidence, pseudo_labels = weak.softmax(dim=-1).max(dim=-1)
+        log_probabilities = F.log_softmax(strong_logits.float(), dim=-1)
+        if sharpening is None:
+            terms = -log_probabilities.gather(1, pseudo_labels[:, None]).squeeze(1)
+        else:
+            terms = -((weak / sharpening).softmax(dim=-1) * log_probabilities).sum(dim=-1)
+        terms = terms * (confidence >= threshold)
+    return terms.mean() if reduction == "mean" else terms.sum()

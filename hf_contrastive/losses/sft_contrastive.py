@@ -16,7 +16,8 @@ from ..distributed import CrossProcess, unwrap
 from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import FrozenReference, check_reference_mode
 from .cache import CachedLossWithParameters, use_gradient_cache
-from .functional import check_negatives, reference_info_nce
+from .consistency import CITATIONS as CONSISTENCY_CITATIONS, ConsistencySettings, consistency_ramp
+from .functional import check_negatives, pseudo_label_consistency, reference_info_nce
 from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
 from .simcse import SimCSESettings
 from .supcon import SUPCON_CITATION, SupConSettings, gathered_supcon
@@ -47,9 +48,10 @@ def instance_labels(labels: Tensor) -> Tensor:
 
 
 @dataclass
-class SFTContrastiveSettings(GatherSettings, GradCacheSettings):
+class SFTContrastiveSettings(GatherSettings, GradCacheSettings, ConsistencySettings):
     """
-    SFT+contrastive's hyperparameters (`SFTContrastiveLoss` arguments and `SFTContrastiveConfig` fields):
+    SFT+contrastive's hyperparameters (`SFTContrastiveLoss` arguments and `SFTContrastiveConfig` fields; the
+    consistency term's, `consistency` ..., are documented in `ConsistencySettings`):
 
     contrastive_weight (`float`, *optional*, defaults to `1.0`):
         λ, the weight of the contrastive term (>= 0); 0 is plain cross-entropy fine-tuning (no reference model).
@@ -137,10 +139,15 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
             contrastive term; the cross-entropy gathers nothing and stays exact).
         mini_batch_size: gradient caching of the fine-tuned embeddings (the loss is then returned as one total,
             its components not logged), see `GradCacheSettings`.
+        consistency, consistency_weight, consistency_threshold, consistency_sharpening, consistency_warmup_steps:
+            the unlabelled rows' consistency term (FixMatch / UDA; off by default), see `ConsistencySettings`.
 
     Requirements:
-        1. A `label` column of class ids in `[0, num_labels)`; `-1` marks an unlabelled row (contrastive term only).
+        1. A `label` column of class ids in `[0, num_labels)`; `-1` marks an unlabelled row (contrastive term and,
+           when on, consistency term only).
         2. With `reference="adapters"`, a model with LoRA adapters.
+        3. With `consistency_warmup_steps > 0` outside `SFTContrastiveTrainer` (which does it), `loss.set_step(step)`
+           before each optimizer step.
 
     Inputs:
         +-------------------------------+------------------------------+
@@ -150,8 +157,8 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         +-------------------------------+------------------------------+
 
     Returns:
-        `{"sft": ..., "contrastive": contrastive_weight * ...}` (each component is logged; a term with no rows to
-        apply to is 0).
+        `{"sft": ..., "contrastive": contrastive_weight * ...}`, and `"consistency": consistency_weight * ramp * ...`
+        when the term is on (each component is logged; a term with no rows to apply to is 0).
 
     Example:
         >>> loss = SFTContrastiveLoss(model, num_labels=3, contrastive_weight=1.0)
@@ -179,13 +186,20 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         gather_across_devices: bool = SFTContrastiveSettings.gather_across_devices,
         gather_gradients: str = SFTContrastiveSettings.gather_gradients,
         mini_batch_size: int | None = SFTContrastiveSettings.mini_batch_size,
+        consistency: str = SFTContrastiveSettings.consistency,
+        consistency_weight: float = SFTContrastiveSettings.consistency_weight,
+        consistency_threshold: float | None = SFTContrastiveSettings.consistency_threshold,
+        consistency_sharpening: float = SFTContrastiveSettings.consistency_sharpening,
+        consistency_warmup_steps: int = SFTContrastiveSettings.consistency_warmup_steps,
     ) -> None:
         super().__init__()
         settings = SFTContrastiveSettings(
             contrastive_weight=contrastive_weight, contrastive=contrastive, negatives=negatives,
             temperature=temperature, base_temperature=base_temperature, reference=reference,
             classifier_dropout=classifier_dropout, gather_across_devices=gather_across_devices,
-            gather_gradients=gather_gradients, mini_batch_size=mini_batch_size)
+            gather_gradients=gather_gradients, mini_batch_size=mini_batch_size, consistency=consistency,
+            consistency_weight=consistency_weight, consistency_threshold=consistency_threshold,
+            consistency_sharpening=consistency_sharpening, consistency_warmup_steps=consistency_warmup_steps)
         if contrastive_rows not in CONTRASTIVE_ROWS:
             raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
         if contrastive == "supcon" and num_inputs != 1:
@@ -194,6 +208,8 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         adopt(self, settings)  # `reference` becomes the frozen model below, `temperature` the resolved one
         use_gradient_cache(self, mini_batch_size)
         self.temperature = settings.resolved_temperature
+        self.consistency_threshold = settings.resolved_consistency_threshold
+        self.step: int | None = None  # the optimizer step, for the consistency warm-up (`set_step`)
         self.contrastive_rows = contrastive_rows
         self.model = model
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
@@ -211,13 +227,18 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         """The loss terms and the head's logits (`None` for a batch of a different column count than the head's,
         such as single unlabelled texts beside a pair task)."""
         features = list(sentence_features)
+        inputs = [dict(f) for f in features]  # before the forward writes its outputs into `features`
         embeddings = embed_columns(self.model, features)  # a pair's columns: one forward each (lengths differ)
-        return self.terms_from_embeddings(embeddings, labels, lambda: self.reference(unwrap(self.model), features))
+        return self.terms_from_embeddings(embeddings, labels, lambda: self.reference(unwrap(self.model), features),
+                                          lambda rows: self.weak_view_logits(inputs, rows))
 
     def terms_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None,
-                              references: Callable[[], list[Tensor]]) -> tuple[dict[str, Tensor], Tensor | None]:
+                              references: Callable[[], list[Tensor]],
+                              weak_logits: Callable[[Tensor], Tensor] | None = None
+                              ) -> tuple[dict[str, Tensor], Tensor | None]:
         """The terms from the fine-tuned embeddings (one tensor per column); `references()` gives the reference
-        embeddings of the same texts, called only when the contrastive term has rows."""
+        embeddings of the same texts, called only when the contrastive term has rows; `weak_logits(rows)` the
+        consistency term's weak-view logits of the rows of a mask, called only when the term is on and has rows."""
         size, device = embeddings[0].size(0), embeddings[0].device
         labels = self.row_labels(labels, size, device)
         labelled = labels >= 0
@@ -237,7 +258,54 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
             contrastive = self.contrastive_loss(embeddings, embeddings, labels, rows) + zero
         else:
             contrastive = zero
-        return {"sft": sft, "contrastive": self.contrastive_weight * contrastive}, logits
+        terms = {"sft": sft, "contrastive": self.contrastive_weight * contrastive}
+        if self.consistency != "none":
+            terms["consistency"] = self.consistency_term(logits, labels, weak_logits, zero)
+        return terms, logits
+
+    def consistency_term(self, logits: Tensor | None, labels: Tensor, weak_logits: Callable[[Tensor], Tensor] | None,
+                         zero: Tensor) -> Tensor:
+        """λ_u x ramp x the mean over every (gathered) process's unlabelled rows of `pseudo_label_consistency`
+        between the training forward's logits (strong view) and `weak_logits`' (weak view)."""
+        unlabelled = labels < 0
+        processes = CrossProcess(self.gather_across_devices)
+        count = processes.count(int(unlabelled.sum()), labels.device)
+        if unlabelled.any():
+            if logits is None:
+                raise ValueError(f"`consistency={self.consistency!r}` classifies the unlabelled rows, but they have a "
+                                 f"different number of text columns than the head's {self.head.num_inputs}: give "
+                                 "the unlabelled rows the training set's text columns, or `consistency='none'`.")
+            total = pseudo_label_consistency(logits[unlabelled], weak_logits(unlabelled),
+                                             threshold=self.consistency_threshold,
+                                             sharpening=self.consistency_sharpening if self.consistency == "uda"
+                                             else None, reduction="sum")
+        else:  # no unlabelled row here
+            total = zero
+        return self.consistency_weight * self.consistency_scale() * processes.mean(total, count)
+
+    def set_step(self, step: int) -> None:
+        """The optimizer step training is at, for the consistency term's warm-up (`SFTContrastiveTrainer` sets it
+        before every step; a resumed run from the checkpoint's step)."""
+        self.step = step
+
+    def consistency_scale(self) -> float:
+        """The warm-up's share of `consistency_weight` now (`consistency_ramp`)."""
+        if self.consistency_warmup_steps and self.step is None:
+            raise ValueError(f"`consistency_warmup_steps={self.consistency_warmup_steps}` ramps the consistency weight "
+                             "over the optimizer steps, but the loss was not told the step: call "
+                             "`loss.set_step(state.global_step)` before each step (SFTContrastiveTrainer does), or "
+                             "set `consistency_warmup_steps=0`.")
+        return consistency_ramp(self.step or 0, self.consistency_warmup_steps)
+
+    def weak_view_logits(self, inputs: list[dict[str, Any]], rows: Tensor) -> Tensor:
+        """The consistency term's weak view: the head's logits of a second, gradient-free forward of the `rows`
+        (a mask) of `inputs` (the tokenized columns), with the model and head in their current mode: in training, new
+        dropout masks, the second dropout view (in evaluation, without dropout, both views are the same)."""
+        size = rows.numel()
+        chosen = [{key: value[rows] if isinstance(value, Tensor) and value.dim() > 0 and value.size(0) == size
+                   else value for key, value in column.items()} for column in inputs]
+        with torch.no_grad():
+            return self.head(embed_columns(unwrap(self.model), chosen))
 
     def row_labels(self, labels: Tensor | None, size: int, device: Any) -> Tensor:
         """Labels as a long vector (`-1` everywhere when none are given), checked against the head's classes."""
@@ -257,15 +325,19 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         size = next(features[0][key] for key in ("input_ids", "attention_mask", *features[0])
                     if isinstance(features[0].get(key), Tensor)).size(0)
         labels = self.row_labels(labels, size, next(self.head.parameters()).device)
-        references = None
+        references = weak = None
         if self.reference is not None and self.contrastive_row_mask(labels).any():
             references = self.reference(unwrap(self.model), features)
-        return self.forward_with_cache(features, (labels, references))
+        if self.consistency != "none" and (labels < 0).any():
+            weak = self.weak_view_logits([dict(f) for f in features], labels < 0)
+        return self.forward_with_cache(features, (labels, references, weak))
 
     def calculate_loss(self, reps: list[list[Tensor]], labels: Any = None, *, with_backward: bool = False) -> Tensor:
-        """GradCache step (2): the terms from the per-mini-batch embeddings; `labels` is `(labels, references)`."""
-        labels, references = labels
-        terms, _ = self.terms_from_embeddings([torch.cat(column) for column in reps], labels, lambda: references)
+        """GradCache step (2): the terms from the per-mini-batch embeddings; `labels` is `(labels, references,
+        weak-view logits)`, computed before the cached forward."""
+        labels, references, weak = labels
+        terms, _ = self.terms_from_embeddings([torch.cat(column) for column in reps], labels, lambda: references,
+                                              lambda rows: weak)
         loss = sum(terms.values())
         return self.cache_step_two(loss, reps, with_backward)
 
@@ -296,8 +368,14 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
                   "reference": None if self.reference is None else self.reference.mode,
                   "contrastive_rows": self.contrastive_rows, "num_inputs": self.head.num_inputs}
         del config["base_temperature" if self.contrastive != "supcon" else "negatives"]
+        if self.consistency == "none":  # off: the card shows the source method's settings only
+            config = {k: v for k, v in config.items() if not k.startswith("consistency")}
+        elif self.consistency != "uda":
+            del config["consistency_sharpening"]
         return config
 
     @property
     def citation(self) -> str:
-        return SUPCON_CITATION if self.contrastive == "supcon" else INFO_NCE_CITATION
+        contrastive = SUPCON_CITATION if self.contrastive == "supcon" else INFO_NCE_CITATION
+        return "\n\n".join([contrastive, *([CONSISTENCY_CITATIONS[self.consistency]] if self.consistency != "none"
+                                              else [])])

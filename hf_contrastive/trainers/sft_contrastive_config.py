@@ -18,7 +18,9 @@ class SFTContrastiveConfig(SFTContrastiveSettings, BatchCompositionSettings, Con
     trained with cross-entropy on few labelled rows while InfoNCE keeps each fine-tuned embedding close to the frozen
     pretrained embedding of the same text, on many unlabelled rows. The Trainer's arguments ([`ContrastiveConfig`]),
     the objective (`SFTContrastiveSettings`: `contrastive_weight`, `contrastive`, `negatives`, `temperature`,
-    `base_temperature`, `reference`, `classifier_dropout`, `gather_across_devices`, `mini_batch_size`), the batches
+    `base_temperature`, `reference`, `classifier_dropout`, `gather_across_devices`, `mini_batch_size`; the
+    unlabelled rows' consistency term, off by default: `ConsistencySettings`' `consistency`, `consistency_weight`,
+    `consistency_threshold`, `consistency_sharpening`, `consistency_warmup_steps`), the batches
     (`BatchCompositionSettings`: `strategy`, `labelled_per_batch`, `unlabelled_batches_per_labelled`), documented
     there, and:
 

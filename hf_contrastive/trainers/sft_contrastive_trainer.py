@@ -104,9 +104,14 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
 
     @staticmethod
     def check_batches(dataset: Any, args: SFTContrastiveConfig) -> None:
-        """`check_composition` of the training set's labelled and unlabelled rows against the config's batches."""
-        check_composition(*map(len, labelled_and_unlabelled(dataset)), args.per_device_train_batch_size,
-                          args.strategy, args.labelled_per_batch)
+        """`check_composition` of the training set's labelled and unlabelled rows against the config's batches; the
+        consistency term needs unlabelled rows."""
+        num_labelled, num_unlabelled = map(len, labelled_and_unlabelled(dataset))
+        if args.consistency != "none" and num_unlabelled == 0:
+            raise DataError(f"`consistency={args.consistency!r}` trains on unlabelled rows, but the training data has "
+                            "none: pass an `unlabelled_dataset` (or rows with label -1), or set `consistency='none'`.")
+        check_composition(num_labelled, num_unlabelled, args.per_device_train_batch_size, args.strategy,
+                          args.labelled_per_batch)
 
     def check_trial_args(self, args: SFTContrastiveConfig) -> None:
         """The base class's checks, and a trial's batches (size, `labelled_per_batch`) against the training set."""
@@ -163,6 +168,12 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
                              "`train_dataset`: pass one (or a `loss=SFTContrastiveLoss(model, num_labels=...)`).")
         return {"num_labels": len(self._id2label), "id2label": self._id2label, "num_inputs": len(self._text_columns),
                 "contrastive_rows": "unlabelled" if self.args.strategy == "alternating" else "all"}
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """The base class's step, the loss told the optimizer step first (the consistency term's warm-up)."""
+        if isinstance(self.loss, SFTContrastiveLoss):
+            self.loss.set_step(self.state.global_step)
+        return super().training_step(model, inputs, num_items_in_batch)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Evaluation: the loss terms and the head's logits, for `compute_metrics` (accuracy, F1)."""

@@ -88,6 +88,13 @@ def build_losses(model_dir, gather, gradients="full"):
             model = _model(model_dir)
             losses[f"sft+{negatives}{name}"] = (SFTContrastiveLoss(model, negatives=negatives, **kwargs, **sft),
                                                 _labelled(_drifted(model).eval(), UNEVEN))
+    for consistency, labels, kwargs in (("fixmatch", UNEVEN, {}), ("uda", UNEVEN, dict(mini_batch_size=3)),
+                                        ("fixmatch", ONE_SIDED, {})):  # threshold 0: every unlabelled row counts
+        model = _model(model_dir)
+        name = "+".join(["sft", consistency, *(["gradcache"] if kwargs else []),
+                         *(["no-unlabelled-on-one-process"] if labels is ONE_SIDED else [])])
+        losses[name] = (SFTContrastiveLoss(model, consistency=consistency, consistency_threshold=0.0, **kwargs, **sft),
+                        _labelled(_drifted(model).eval(), labels))
     model = _model(model_dir).eval()
     losses["supcon+no-positive-on-one-process"] = (SupConLoss(model, **on), _labelled(model, LONELY))
     for contrastive, negatives in (("info_nce", "reference"), ("info_nce", "fine_tuned"), ("supcon", "reference")):

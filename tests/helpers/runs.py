@@ -10,7 +10,8 @@ COMMON = dict(use_cpu=True, report_to="none", logging_steps=1, disable_tqdm=True
 
 def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
     """SimCSE unsupervised (dropout on, the loss-owned MLP of `mlp_only_train`), DeCLUTR (spans drawn per epoch, MLM
-    head in the loss) or SFT+contrastive alternating (head in the loss): 8 steps, a checkpoint every 2, 4 steps an
+    head in the loss) or SFT+contrastive alternating, mixing or mixing with the consistency term (head in the loss):
+    8 steps, a checkpoint every 2, 4 steps an
     epoch, so step 6 is in the middle of the second epoch."""
     from datasets import Dataset
 
@@ -29,10 +30,12 @@ def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
         args = DeCLUTRConfig(**(dict(per_device_train_batch_size=2, learning_rate=1e-3, min_span_len=4,
                                      max_span_len=24, warmup_steps=0) | settings))
         return DeCLUTRTrainer(model=model_dir, args=args, train_dataset=documents)
-    if method in ("sft", "sft-mixing"):  # mixing: 5 labelled rows cycled, 2 in each batch beside 6 of 24 unlabelled
-        mixing = method == "sft-mixing"
+    if method in ("sft", "sft-mixing", "sft-consistency"):  # mixing: 5 labelled rows cycled, 2 in each batch beside
+        mixing = method != "sft"  # 6 of 24 unlabelled; consistency: mixing with FixMatch's term, warmed up over 4 steps
         labelled = Dataset.from_dict({"text": SENTENCES, "label": [i % 3 for i in range(len(SENTENCES))]})
         composition = dict(labelled_per_batch=2) if mixing else dict(strategy="alternating")
+        if method == "sft-consistency":
+            composition |= dict(consistency="fixmatch", consistency_threshold=0.0, consistency_warmup_steps=4)
         args = SFTContrastiveConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-2, **composition)
                                        | settings))
         return SFTContrastiveTrainer(model=model_dir, args=args,

@@ -21,6 +21,7 @@ def run_two_processes(model_dir, tmp_path, gather, gradients="full"):
 
 
 ROWS, WORLD_SIZE = len(SENTENCES[0]), 2
+EXACT_TERMS = ("sft", "consistency")  # SFT's terms that gather nothing: exact whatever `gather_gradients`
 
 
 def one_process(loss, inputs):
@@ -36,8 +37,8 @@ def originals_procedure(loss, inputs):
     every process's rows, of which only its own carry gradients (the others are `dist.all_gather` copies: detached),
     and back-propagates it; DDP averages the processes' gradients. Rows are detached where the loss gathers them
     (after SimCSE's MLP, else at the model's output; each forward holds whole columns of `ROWS` rows, process `r`'s
-    being rows `r * ROWS / WORLD_SIZE ...` of each). SFT's cross-entropy gathers nothing: its exact gradient is added
-    once. Gradient caching is off here (cached == uncached: tests/losses/test_gradcache.py)."""
+    being rows `r * ROWS / WORLD_SIZE ...` of each). SFT's cross-entropy and consistency terms gather nothing: their
+    exact gradient is added once. Gradient caching is off here (cached == uncached: tests/losses/test_gradcache.py)."""
     mini_batch_size = getattr(loss, "mini_batch_size", None)
     if mini_batch_size is not None:
         use_gradient_cache(loss, None)
@@ -58,12 +59,14 @@ def originals_procedure(loss, inputs):
         handle.remove()
         terms = terms if isinstance(terms, dict) else {"loss": terms}
         loss.zero_grad()
-        sum(value for name, value in terms.items() if name != "sft").backward()
+        sum(value for name, value in terms.items() if name not in EXACT_TERMS).backward()
         for name, grad in gradients(loss).items():
             grads[name] = grads.get(name, 0) + grad / WORLD_SIZE  # DDP's average
-    if "sft" in terms:
+    exact = [name for name in EXACT_TERMS if name in terms]
+    if exact:
         loss.zero_grad()
-        loss(*inputs(slice(0, ROWS)))["sft"].backward()
+        exact_terms = loss(*inputs(slice(0, ROWS)))
+        sum(exact_terms[name] for name in exact).backward()
         for name, grad in gradients(loss).items():
             grads[name] = grads.get(name, 0) + grad
     if mini_batch_size is not None:

@@ -20,6 +20,7 @@ KILLED_RUNS = {  # name -> (method, how the run was killed, at which step's chec
     "declutr": ("declutr", "after_save", 6),
     "sft": ("sft", "after_save", 6),
     "sft-mixing": ("sft-mixing", "after_save", 6),
+    "sft-consistency": ("sft-consistency", "after_save", 6),
     "simcse-half-written": ("simcse", "before_state", 6),
     "simcse-after-trainer-state": ("simcse", "after_state", 6),
 }
@@ -81,12 +82,12 @@ def uninterrupted(tiny_encoder_dir, tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("method", ["simcse", "declutr", "sft", "sft-mixing"])
+@pytest.mark.parametrize("method", ["simcse", "declutr", "sft", "sft-mixing", "sft-consistency"])
 def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(method, killed, uninterrupted, tiny_encoder_dir):
     """SIGKILL right after checkpoint-6 was saved (mid second epoch); `resume_from_checkpoint=True` in a new process
     runs only steps 7 and 8 and ends with exactly the model and loss-owned weights of the run that was never killed:
     SimCSE's dropout masks and MLP, DeCLUTR's span draws and MLM head, SFT's alternation, mixed batches (the cycled
-    labelled set) and head all restored."""
+    labelled set), head and consistency warm-up all restored."""
     output_dir = killed[method]
     assert sorted(os.listdir(output_dir)) == ["checkpoint-2", "checkpoint-4", "checkpoint-6"]
     resumed, steps = resume(method, tiny_encoder_dir, output_dir)

@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import EmbeddingClassifier, SFTContrastiveConfig, SFTContrastiveLoss, SFTContrastiveTrainer
+from hf_contrastive.errors import DataError
 from hf_contrastive.modeling import build_sentence_transformer
 from tests.helpers.training import sts_dev
 
@@ -148,6 +149,30 @@ def test_supcon_term_trains(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     assert all(h["contrastive"] > 0 for h in trainer.state.log_history if "contrastive" in h)
 
 
+@pytest.mark.parametrize("consistency", ["fixmatch", "uda"])
+def test_the_consistency_term_trains_every_parameter_and_warms_up(tiny_encoder_dir, sentences, tmp_path, quiet_args,
+                                                                  consistency):
+    """With unlabelled rows in every batch the term is logged; its weight is 0 at step 0 of the warm-up and grows
+    with it; every trainable parameter (encoder and head) changes."""
+    args = make_args(tmp_path, quiet_args, max_steps=6, consistency=consistency, consistency_threshold=0.0,
+                     consistency_warmup_steps=4, contrastive_weight=0.0)  # λ = 0: the head's terms only
+    trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:8]),
+                                    unlabelled_dataset=Dataset.from_dict({"text": sentences[8:]}))
+    model_before, head_before = snapshot(trainer.model), snapshot(trainer.loss.head)
+    trainer.train()
+    assert unchanged(model_before, trainer.model) == [] and unchanged(head_before, trainer.loss.head) == []
+    logged = [h["consistency"] for h in trainer.state.log_history if "consistency" in h and "loss" in h]
+    assert len(logged) == 6 and logged[0] == 0.0 and all(value > 0 for value in logged[1:])
+    assert trainer.loss.get_config_dict()["consistency"] == consistency
+
+
+def test_the_consistency_term_needs_unlabelled_rows(tiny_encoder_dir, sentences, tmp_path, quiet_args):
+    with pytest.raises(DataError, match=r"`consistency='fixmatch'` trains on unlabelled rows, but the training data "
+                                        r"has none"):
+        SFTContrastiveTrainer(model=tiny_encoder_dir, args=make_args(tmp_path, quiet_args, consistency="fixmatch"),
+                              train_dataset=labelled(sentences))
+
+
 def test_head_learning_rate_gets_its_own_parameter_group(tiny_encoder_dir, sentences, tmp_path, quiet_args):
     args = make_args(tmp_path, quiet_args, max_steps=1, head_learning_rate=0.5)
     trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences))
@@ -258,6 +283,8 @@ def test_data_combination_errors(tiny_encoder_dir, sentences, tmp_path, quiet_ar
     (dict(reference="frozen"), "`reference` must be one of"),
     (dict(num_labels=1), "`num_labels` must be >= 2, got 1"),
     (dict(head_learning_rate=0.0), "`head_learning_rate` must be > 0, got 0.0"),
+    (dict(consistency="pseudo"), "`consistency` must be one of ('none', 'fixmatch', 'uda'), got 'pseudo'"),
+    (dict(consistency_threshold=-0.1), "`consistency_threshold` must be in [0, 1], got -0.1"),
 ])
 def test_config_errors_name_field_and_value(tmp_path, kwargs, message):
     with pytest.raises(ValueError) as error:
