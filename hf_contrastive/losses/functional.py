@@ -309,11 +309,21 @@ def pseudo_label_consistency(
         return strong_logits.sum() * 0.0
     with torch.autocast(strong_logits.device.type, enabled=False):
         weak = weak_logits.detach().float()
-        confidence, pseudo_labels = weak.softmax(dim=-1).max(dim=-1)
         log_probabilities = F.log_softmax(strong_logits.float(), dim=-1)
         if sharpening is None:
-            terms = -log_probabilities.gather(1, pseudo_labels[:, None]).squeeze(1)
+            terms = -log_probabilities.gather(1, weak.argmax(dim=-1, keepdim=True)).squeeze(1)
         else:
             terms = -((weak / sharpening).softmax(dim=-1) * log_probabilities).sum(dim=-1)
-        terms = terms * (confidence >= threshold)
+        terms = terms * confident_rows(weak, threshold)
     return terms.mean() if reduction == "mean" else terms.sum()
+
+
+def confident_rows(weak_logits: Tensor, threshold: float) -> Tensor:
+    """The rows whose weak-view confidence, `max softmax`, reaches `threshold` (those `pseudo_label_consistency`
+    trains on).
+
+    >>> confident_rows(torch.tensor([[4.0, 0.0], [0.1, 0.0]]), 0.95)
+    tensor([ True, False])
+    """
+    with torch.autocast(weak_logits.device.type, enabled=False):
+        return weak_logits.detach().float().softmax(dim=-1).amax(dim=-1) >= threshold

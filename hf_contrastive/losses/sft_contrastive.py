@@ -17,7 +17,7 @@ from ..modeling.classifier import ClassificationHead
 from ..modeling.reference import FrozenReference, check_reference_mode
 from .cache import CachedLossWithParameters, use_gradient_cache
 from .consistency import CITATIONS as CONSISTENCY_CITATIONS, ConsistencySettings, consistency_ramp
-from .functional import check_negatives, pseudo_label_consistency, reference_info_nce
+from .functional import check_negatives, confident_rows, pseudo_label_consistency, reference_info_nce
 from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
 from .simcse import SimCSESettings
 from .supcon import SUPCON_CITATION, SupConSettings, gathered_supcon
@@ -210,6 +210,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         self.temperature = settings.resolved_temperature
         self.consistency_threshold = settings.resolved_consistency_threshold
         self.step: int | None = None  # the optimizer step, for the consistency warm-up (`set_step`)
+        self.pseudo_label_counts = [0, 0]  # training rows with a pseudo-label, unlabelled training rows (`pop_...`)
         self.contrastive_rows = contrastive_rows
         self.model = model
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
@@ -275,13 +276,27 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
                 raise ValueError(f"`consistency={self.consistency!r}` classifies the unlabelled rows, but they have a "
                                  f"different number of text columns than the head's {self.head.num_inputs}: give "
                                  "the unlabelled rows the training set's text columns, or `consistency='none'`.")
-            total = pseudo_label_consistency(logits[unlabelled], weak_logits(unlabelled),
-                                             threshold=self.consistency_threshold,
+            weak = weak_logits(unlabelled)
+            if unwrap(self.model).training:
+                self.count_pseudo_labels(weak)
+            total = pseudo_label_consistency(logits[unlabelled], weak, threshold=self.consistency_threshold,
                                              sharpening=self.consistency_sharpening if self.consistency == "uda"
                                              else None, reduction="sum")
         else:  # no unlabelled row here
             total = zero
         return self.consistency_weight * self.consistency_scale() * processes.mean(total, count)
+
+    def count_pseudo_labels(self, weak: Tensor) -> None:
+        """Tally the unlabelled training rows and those confident enough for a pseudo-label (one device sync)."""
+        self.pseudo_label_counts[0] += int(confident_rows(weak, self.consistency_threshold).sum())
+        self.pseudo_label_counts[1] += weak.size(0)
+
+    def pop_pseudo_label_share(self) -> float | None:
+        """The share of this process's unlabelled training rows that had a pseudo-label since the last call (FixMatch's
+        mask rate, USB's `util_ratio`; `None` when there were none), and the tally reset."""
+        confident, rows = self.pseudo_label_counts
+        self.pseudo_label_counts = [0, 0]
+        return confident / rows if rows else None
 
     def set_step(self, step: int) -> None:
         """The optimizer step training is at, for the consistency term's warm-up (`SFTContrastiveTrainer` sets it

@@ -175,6 +175,15 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
             self.loss.set_step(self.state.global_step)
         return super().training_step(model, inputs, num_items_in_batch)
 
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """The Trainer's logs; with the consistency term, a training log also gets `pseudo_label_share`: the share of
+        the unlabelled rows since the last log whose weak view was confident enough for a pseudo-label."""
+        if "loss" in logs and isinstance(self.loss, SFTContrastiveLoss) and self.loss.consistency != "none":
+            share = self.loss.pop_pseudo_label_share()
+            if share is not None:
+                logs = {**logs, "pseudo_label_share": round(share, 4)}
+        super().log(logs, start_time)
+
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Evaluation: the loss terms and the head's logits, for `compute_metrics` (accuracy, F1)."""
         if prediction_loss_only or not isinstance(self.loss, SFTContrastiveLoss):

@@ -8,6 +8,7 @@ import torch
 
 from hf_contrastive.losses import ConsistencySettings, SFTContrastiveLoss, pseudo_label_consistency
 from hf_contrastive.losses.consistency import consistency_ramp
+from hf_contrastive.losses.functional import confident_rows
 from hf_contrastive.modeling import build_sentence_transformer
 
 LABELS = torch.tensor([0, 1, -1, 2, -1, -1, 1, -1])
@@ -38,6 +39,12 @@ def test_pseudo_label_consistency_equals_a_naive_loop(sharpening, threshold):
     assert got.item() == pytest.approx(naive_consistency(strong, weak, threshold, sharpening), rel=1e-5, abs=1e-7)
     total = pseudo_label_consistency(strong, weak, threshold=threshold, sharpening=sharpening, reduction="sum")
     assert total.item() == pytest.approx(12 * got.item(), rel=1e-5, abs=1e-6)
+
+
+def test_confident_rows_are_those_whose_weak_view_reaches_the_threshold():
+    weak = torch.tensor([[2.0, 0.0], [0.0, 0.1], [-3.0, 3.0]])  # max softmax 0.881, 0.525, 0.998
+    assert confident_rows(weak, 0.9).tolist() == [False, False, True]
+    assert confident_rows(weak, 0.5).tolist() == [True, True, True]
 
 
 def test_only_the_strong_view_gets_a_gradient_and_no_rows_give_zero():

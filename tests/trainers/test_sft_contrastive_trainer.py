@@ -152,8 +152,8 @@ def test_supcon_term_trains(tiny_encoder_dir, sentences, tmp_path, quiet_args):
 @pytest.mark.parametrize("consistency", ["fixmatch", "uda"])
 def test_the_consistency_term_trains_every_parameter_and_warms_up(tiny_encoder_dir, sentences, tmp_path, quiet_args,
                                                                   consistency):
-    """With unlabelled rows in every batch the term is logged; its weight is 0 at step 0 of the warm-up and grows
-    with it; every trainable parameter (encoder and head) changes."""
+    """With unlabelled rows in every batch the term is logged, with the share of them that got a pseudo-label; its
+    weight is 0 at step 0 of the warm-up and grows with it; every trainable parameter (encoder and head) changes."""
     args = make_args(tmp_path, quiet_args, max_steps=6, consistency=consistency, consistency_threshold=0.0,
                      consistency_warmup_steps=4, contrastive_weight=0.0)  # λ = 0: the head's terms only
     trainer = SFTContrastiveTrainer(model=tiny_encoder_dir, args=args, train_dataset=labelled(sentences[:8]),
@@ -163,6 +163,7 @@ def test_the_consistency_term_trains_every_parameter_and_warms_up(tiny_encoder_d
     assert unchanged(model_before, trainer.model) == [] and unchanged(head_before, trainer.loss.head) == []
     logged = [h["consistency"] for h in trainer.state.log_history if "consistency" in h and "loss" in h]
     assert len(logged) == 6 and logged[0] == 0.0 and all(value > 0 for value in logged[1:])
+    assert [h["pseudo_label_share"] for h in trainer.state.log_history if "loss" in h] == [1.0] * 6  # threshold 0
     assert trainer.loss.get_config_dict()["consistency"] == consistency
 
 
