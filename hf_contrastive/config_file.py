@@ -334,7 +334,8 @@ def load_run(path: str | None, overrides: Sequence[str] = ()) -> Run:
     `dataset_name`, its first `max_train_samples` rows), the STS set of `sts_eval` and, for SFT+contrastive, the
     labelled evaluation and unlabelled sets with the class ids of the training set. Data errors raise `DataError`
     naming the file, row and value; nothing is trained."""
-    from .data.loading import load_file_or_split, load_sts_dataset
+    from .data.loading import load_file_or_split
+    from .evaluation.sts_files import load_sts_dataset
 
     config = parse_config(path, overrides)
     run, sft = config.run, config.sft_data
@@ -345,8 +346,15 @@ def load_run(path: str | None, overrides: Sequence[str] = ()) -> Run:
     if sft is None:
         return Run(config, train_dataset, sts)
     from .data.sft import sft_datasets
+    from .evaluation.sts import STSEvaluator
 
     labelled, unlabelled = (load_file_or_split(file, run.dataset_name, run.dataset_config, split) if file or split
                             else None for file, split in ((sft.eval_file, sft.eval_split),
                                                           (sft.unlabelled_file, sft.unlabelled_split)))
-    return Run(config, *sft_datasets(train_dataset, labelled, unlabelled, sts))
+    train_dataset, labelled = sft_datasets(train_dataset, labelled)
+    extra = {} if unlabelled is None else {"unlabelled_dataset": unlabelled}
+    if labelled is None:  # the STS set is the evaluation set (the trainer makes it the `sts-dev` evaluator)
+        return Run(config, train_dataset, sts, extra)
+    if sts is not None:  # beside a labelled evaluation set, the STS set is an extra evaluator
+        extra["evaluator"] = STSEvaluator.from_dataset(sts, name="sts-dev")
+    return Run(config, train_dataset, labelled, extra)

@@ -158,6 +158,15 @@ def test_load_run_builds_the_trainer_without_training(tiny_encoder_dir, sentence
     assert files_in(output) == [], "nothing trained or written"
 
 
+def test_without_a_labelled_evaluation_set_the_sts_set_is_the_evaluation_set(tiny_encoder_dir, sentences, tmp_path):
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"{s},{'pet' if 'cat' in s else 'other'}\n" for s in sentences))
+    path = write(tmp_path, f"method: sft_contrastive\nmodel: {tiny_encoder_dir}\ntrain_file: {train}\n"
+                           "sts_eval: stsb-dev\nuse_cpu: true\nreport_to: none\n")
+    run = load_run(path)
+    assert run.eval_dataset.column_names == ["sentence1", "sentence2", "score"] and run.extra == {}
+
+
 def test_train_with_overrides_end_to_end(tiny_encoder_dir, sentences, tmp_path, capsys):
     text = tmp_path / "sentences.txt"
     text.write_text("\n".join(sentences))

@@ -1,4 +1,4 @@
-"""Training text from a local file, a URL or a Hub dataset, and STS evaluation sets, as `datasets.Dataset`s."""
+"""Training text from a local file, a URL or a Hub dataset, as `datasets.Dataset`s (STS sets: `evaluation.sts_files`)."""
 
 from __future__ import annotations
 
@@ -46,13 +46,3 @@ def load_file_or_split(path_or_url: str | None = None, dataset_name: str | None 
 
     return load_dataset(dataset_name, dataset_config, split=split)
 
-
-def load_sts_dataset(spec: str):
-    """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
-    from datasets import Dataset
-
-    from ..evaluation.sts import load_stsb, read_sts_file
-
-    if spec in ("stsb-dev", "stsb-test"):
-        return load_stsb(spec.split("-")[1])
-    return Dataset.from_dict(read_sts_file(spec))

@@ -2,8 +2,7 @@
 
 `hf-contrastive train` loads the files or splits of a config (`hf_contrastive.config_file.load_run`) and shapes them
 here: text labels of the training set become class ids (`class_encode_column`: the sorted names), the labelled
-evaluation set gets the same ids, and with both a labelled evaluation set and an STS set, the STS set becomes an extra
-evaluator (without one, the STS set is the evaluation set, which the trainer turns into the `sts-dev` evaluator).
+evaluation set gets the same ids (`load_run` adds the unlabelled and STS sets).
 """
 
 from __future__ import annotations
@@ -15,20 +14,14 @@ from ..errors import DataError
 STRING_DTYPES = ("string", "large_string")
 
 
-def sft_datasets(train_dataset, eval_dataset=None, unlabelled_dataset=None,
-                 sts_dataset=None) -> tuple[Any, Any, dict[str, Any]]:
-    """`(train_dataset, eval_dataset, extra)`, `extra` the trainer's other keyword arguments (`unlabelled_dataset`,
-    `evaluator`)."""
-    from ..evaluation.sts import STSEvaluator
-
+def sft_datasets(train_dataset, eval_dataset=None) -> tuple[Any, Any]:
+    """`(train_dataset, eval_dataset)` with the training set's text labels as class ids, shared by the evaluation
+    set."""
     if "label" in train_dataset.column_names and train_dataset.features["label"].dtype in STRING_DTYPES:
         train_dataset = train_dataset.class_encode_column("label")
-    extra: dict[str, Any] = {} if unlabelled_dataset is None else {"unlabelled_dataset": unlabelled_dataset}
     if eval_dataset is None:
-        return train_dataset, sts_dataset, extra
-    if sts_dataset is not None:
-        extra["evaluator"] = STSEvaluator.from_dataset(sts_dataset, name="sts-dev")
-    return train_dataset, with_training_classes(eval_dataset, train_dataset.features.get("label")), extra
+        return train_dataset, None
+    return train_dataset, with_training_classes(eval_dataset, train_dataset.features.get("label"))
 
 
 def with_training_classes(eval_dataset, label_feature):

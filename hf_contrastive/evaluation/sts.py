@@ -1,8 +1,7 @@
 """Semantic textual similarity during training: `STSEvaluator` (Spearman/Pearson of cosine similarity against gold
 scores; STS-B dev for best-checkpoint selection) and `is_sts_dataset`, which tells the trainer an evaluation set is one.
 
-The files it reads are in `sts_files`, the paper-protocol suite in `sts_suite`; their public names are importable
-from here too."""
+The files it reads are in `sts_files`, the paper-protocol suite in `sts_suite`."""
 
 from __future__ import annotations
 
@@ -110,11 +109,3 @@ class STSEvaluator(BaseEvaluator):
     def description(self) -> str:
         return "Semantic Similarity"
 
-
-def __getattr__(name: str) -> Any:
-    """The suite's names (`evaluate_sts_suite`, `STS_TASKS`, `STSB_TASK`, ...), which lived here before `sts_suite`."""
-    from . import sts_suite
-
-    if not name.startswith("_") and hasattr(sts_suite, name):
-        return getattr(sts_suite, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

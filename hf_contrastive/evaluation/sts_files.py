@@ -93,3 +93,12 @@ def load_stsb(split: str = "dev"):
     if split not in STSB_SPLITS:
         raise ValueError(f"`split` must be one of {STSB_SPLITS}, got {split!r} (STS-B train is not shipped).")
     return Dataset.from_dict(read_sts_file(stsb_path(), split=split))
+
+
+def load_sts_dataset(spec: str):
+    """`stsb-dev` / `stsb-test` (shipped) or a path to an STS file, as a Dataset with sentence1/sentence2/score."""
+    from datasets import Dataset
+
+    if spec in ("stsb-dev", "stsb-test"):
+        return load_stsb(spec.split("-")[1])
+    return Dataset.from_dict(read_sts_file(spec))
