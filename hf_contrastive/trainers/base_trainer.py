@@ -6,38 +6,31 @@ import copy
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
-from transformers import Trainer
-from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, HPSearchBackend, number_of_arguments
+from transformers.trainer_utils import number_of_arguments
 
 from ..data.checks import check_all_texts
-from ..distributed import all_values, average_gradients, broadcast_parameters, loss_parameters, unwrap
+from ..distributed import all_values, average_gradients, broadcast_parameters
 from ..errors import NonFiniteLossError
 from ..evaluation.sts import STSEvaluator, is_sts_dataset
-from ..hub.card import write_card
-from ..hub.card_data import (CardData, card_data_from_trainer, keep_local_paths_private,
-                              set_evaluation)
-from ..hub.push import RELEASE_FOLDER, prepare_release, push_release
+from ..hub.card_data import keep_local_paths_private
 from ..modeling.builder import DEFAULT_POOLER, build_sentence_transformer, is_sentence_transformer
-from ..modeling.classifier import CLASSIFIER_FOLDER
-from ..modeling.lora import add_lora, lora_config_from_args, saving_adapters_with_peft
+from ..modeling.lora import add_lora, lora_config_from_args
 from ..precision import precision_in_effect, precision_message, remove_training_autocast
 from ..settings import settings_values
 from .base_config import ContrastiveConfig
-from .checkpoints import is_complete_checkpoint, last_complete_checkpoint
+from .checkpoints import CheckpointMixin
+from .release import ReleaseMixin
+from .search import HyperparameterSearchMixin
 
-LOSS_STATE_NAME = "loss_state.safetensors"
 logger = logging.getLogger(__name__)
 
 
-class ContrastiveTrainer(SentenceTransformerTrainer):
+class ContrastiveTrainer(CheckpointMixin, HyperparameterSearchMixin, ReleaseMixin, SentenceTransformerTrainer):
     """
     A `SentenceTransformerTrainer` (itself a `transformers.Trainer`) that
 
@@ -256,26 +249,6 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
         """The default loss's arguments that are not config fields (e.g. what the data or the model decide)."""
         return {}
 
-    def _named_losses(self) -> list[tuple[str, Any]]:
-        if isinstance(self.loss, dict):
-            return [(f"{name}.", loss) for name, loss in self.loss.items()]
-        return [("", self.loss)]
-
-    def loss_parameters(self) -> list:
-        """The trainable parameters that belong to the loss, not to the model (not synchronised by DDP)."""
-        return [p for _, loss in self._named_losses() for p in loss_parameters(loss, self.model)]
-
-    def loss_state_dict(self) -> dict:
-        """The loss's own tensors, e.g. a training-only MLP or an MLM head: everything in its state that is not a
-        tensor of the model (found by identity, so a wrapper loss holding the model deeper is handled too)."""
-        model_tensors = {id(t) for t in unwrap(self.model).state_dict(keep_vars=True).values()}
-        return {
-            prefix + key: tensor.detach().clone().cpu()
-            for prefix, loss in self._named_losses()
-            for key, tensor in loss.state_dict(keep_vars=True).items()
-            if id(tensor) not in model_tensors
-        }
-
     def training_step(self, model, inputs, num_items_in_batch=None):
         """The Trainer's step; with `args.stop_on_nonfinite_loss`, `check_finite_loss`; then, on the micro-batch that
         completes an optimizer step, average the loss-owned parameters' gradients across processes (DDP covers only
@@ -344,230 +317,3 @@ class ContrastiveTrainer(SentenceTransformerTrainer):
             return super().train(resume_from_checkpoint, trial, ignore_keys_for_eval)
         finally:  # after bf16/fp16 training, `trainer.model` encodes in fp32, as the saved model does
             remove_training_autocast(self.model)
-
-    def call_model_init(self, trial: Any = None) -> SentenceTransformer:
-        """A fresh model from `model_init` (see `building`); while the trainer is being built, the one it built first
-        (the parent constructors each ask for one). A built user loss gets it (sentence-transformers' step); a loss
-        this trainer builds is built again for it (`setup_fresh_model`), the old one left as it was."""
-        if self._initial_model is not None:
-            return self._initial_model
-        if self._loss_builder is not None:
-            return Trainer.call_model_init(self, trial)
-        return super().call_model_init(trial)
-
-    def _hp_search_setup(self, trial: Any) -> None:
-        """transformers' setup of each `train` (a trial's values onto the config, already there from `train`); then,
-        when `model_init` gave this run a fresh model, its own loss and collator (`setup_fresh_model`)."""
-        super()._hp_search_setup(trial)
-        if self.model_init is not None:
-            self.setup_fresh_model()
-
-    def setup_fresh_model(self) -> None:
-        """For a fresh model from `model_init`: the loss built again from it and the run's config (new heads, SFT's
-        new frozen reference; a built user loss only gets the new model, as in sentence-transformers), the collator
-        (which tokenizes with the model) built again unless it is the user's, and the card's tags."""
-        if self._loss_builder is not None:
-            self.loss = self.prepare_loss(self._loss_builder(self.model), self.model)
-        if self._own_collator:
-            self.data_collator = self.get_data_collator(self.model, self.args, self.processing_class)
-        self.model.model_card_data.add_tags(self.tags)
-        keep_local_paths_private(self.model)
-        broadcast_parameters(self.loss_parameters())
-
-    def trial_args(self, trial: Any) -> ContrastiveConfig:
-        """The config of one trial: the search's config with the trial's values (optuna: what `hp_space` suggests;
-        Ray Tune / W&B: the trial's dict), built anew so that every check of the config runs on them."""
-        if self.hp_search_backend == HPSearchBackend.OPTUNA:
-            values = self.hp_space(trial)
-        else:
-            values = {key: value for key, value in dict(trial).items() if key != "wandb"}
-        base = self._search_args or self.args
-        fields = {f.name for f in dataclasses.fields(base) if f.init}
-        for name, value in values.items():
-            if name not in fields:
-                raise ValueError(f"The search space sets `{name}={value!r}`, which is not a field of "
-                                 f"{type(base).__name__}.")
-            if name in self.data_fields and value != getattr(base, name):
-                raise ValueError(f"The search space sets `{name}={value!r}`, but the training data was prepared with "
-                                 f"`{name}={getattr(base, name)!r}` once for all trials: leave `{name}` out of it.")
-        args = dataclasses.replace(base, **values)
-        self.check_trial_args(args)
-        return args
-
-    def check_trial_args(self, args: ContrastiveConfig) -> None:
-        """Checks of a trial's config beyond the config's own: with a user's loss, no default-loss field changed."""
-        if not self._default_loss:
-            self.check_no_loss_fields(args)
-
-    def hyperparameter_search(self, hp_space: Callable[[Any], dict[str, Any]] | None = None,
-                              compute_objective: Callable[[dict[str, float]], float] | None = None,
-                              n_trials: int = 20, direction: str | list[str] | None = None,
-                              backend: str | HPSearchBackend | None = "optuna", hp_name: Callable[[Any], str] | None = None,
-                              **kwargs: Any) -> Any:
-        """transformers' `hyperparameter_search` (optuna by default; `kwargs` go to `optuna.create_study`, e.g.
-        `sampler=optuna.samplers.TPESampler(seed=0)`, `storage`, `study_name`), with `model_init`, where
-
-        - each trial trains a fresh model with the config `trial_args` builds and its own loss (`setup_fresh_model`);
-        - `hp_space` defaults to the method's search space (`hf_contrastive.tuning.DEFAULT_SEARCH_SPACES`);
-        - `compute_objective` defaults to the watched metric (`objective_metric`), and `direction` to `maximize`
-          (`minimize` when `greater_is_better=False`; pass it with a `compute_objective` to minimise).
-
-        Returns transformers' `BestRun` (`run_id`, `objective`, `hyperparameters`). Afterwards `trainer.args` is the
-        given config again; the trainer holds no model (transformers frees the last trial's): train the best
-        values in a new trainer (`hf_contrastive.tuning.best_config` writes them into a config file)."""
-        if self.model_init is None:
-            raise ValueError("`hyperparameter_search` trains a fresh model in every trial: build the trainer with "
-                             "`model_init` (e.g. `model_init=lambda: 'model-id'`) instead of `model`.")
-        if hp_space is None:
-            from ..tuning import default_hp_space
-
-            hp_space = default_hp_space(type(self))
-        if compute_objective is None:
-            compute_objective = self.watched_objective()
-        if direction is None:
-            direction = "minimize" if self.args.greater_is_better is False else "maximize"
-        self._search_args = self.args
-        try:
-            return super().hyperparameter_search(hp_space, compute_objective, n_trials, direction, backend, hp_name,
-                                                 **kwargs)
-        finally:
-            self.args, self._search_args, self.hp_search_backend = self._search_args, None, None
-
-    def card_settings(self) -> dict[str, Any]:
-        """The config's `card_fields` as the model card shows them."""
-        return {name: getattr(self.args, name) for name in self.card_fields}
-
-    def objective_metric(self) -> str:
-        """The metric a search maximises by default: `metric_for_best_model` (with `eval_`), else the evaluator's
-        primary metric (`eval_sts-dev_spearman_cosine` for an STS `eval_dataset`; read after an evaluation, which
-        names it), else the method's `default_metric`; a `ValueError` when there is none."""
-        if self.args.metric_for_best_model:
-            name = self.args.metric_for_best_model
-            return name if name.startswith("eval_") else f"eval_{name}"
-        if self.evaluator is not None:
-            return f"eval_{self.evaluator.primary_metric}"
-        name = self.default_metric()
-        if name is None:
-            raise ValueError("Nothing to maximise: `metric_for_best_model` is unset and the trainer has no evaluator. "
-                             "Pass an `eval_dataset` (an STS set with `sentence1`, `sentence2`, `score` becomes the "
-                             f"`sts-dev` evaluator{self.default_metric_hint}) or an `evaluator`, set "
-                             "`metric_for_best_model`, or give `compute_objective`.")
-        return name
-
-    default_metric_hint = ""  # how a method's own eval_dataset gives a metric, for `objective_metric`'s error
-
-    def default_metric(self) -> str | None:
-        """The metric to maximise without `metric_for_best_model` or an evaluator; none by default."""
-        return None
-
-    def watched_objective(self) -> Callable[[dict[str, float]], float]:
-        """`compute_objective` returning `objective_metric` from the evaluation's metrics (checked now)."""
-        self.objective_metric()
-
-        def objective(metrics: dict[str, float]) -> float:
-            name = self.objective_metric()
-            if name not in metrics:
-                raise ValueError(f"The search maximises `{name}`, which the evaluation did not report (it reported "
-                                 f"{sorted(metrics)}): set `metric_for_best_model` to one of them, or pass "
-                                 "`compute_objective`.")
-            return metrics[name]
-
-        return objective
-
-    def checkpoint_to_resume(self, resume_from_checkpoint: str | bool | None) -> str | None:
-        if resume_from_checkpoint is True:
-            found = last_complete_checkpoint(self.args.output_dir)
-            if found is None:
-                raise ValueError(f"`resume_from_checkpoint=True`, but {self.args.output_dir} holds no complete "
-                                 f"checkpoint ({PREFIX_CHECKPOINT_DIR}-N with a readable {TRAINER_STATE_NAME}).")
-            return found
-        if resume_from_checkpoint is False:
-            return None
-        if resume_from_checkpoint is not None and os.path.isdir(resume_from_checkpoint) and \
-                not is_complete_checkpoint(resume_from_checkpoint):
-            raise ValueError(f"{resume_from_checkpoint} is an incomplete checkpoint (no readable {TRAINER_STATE_NAME}, "
-                             "which is written last: the run was probably stopped while saving it). Resume from an "
-                             "earlier checkpoint, or pass `resume_from_checkpoint=True` for the latest complete one.")
-        return resume_from_checkpoint
-
-    def _save_checkpoint(self, model, trial) -> None:
-        """The loss's own tensors first, then transformers' checkpoint, which writes `trainer_state.json` last: a
-        checkpoint with a `trainer_state.json` is whole (`is_complete_checkpoint`), loss state included."""
-        state = self.loss_state_dict()
-        if state and self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            os.makedirs(folder, exist_ok=True)
-            save_file(state, os.path.join(folder, LOSS_STATE_NAME))
-        super()._save_checkpoint(model, trial)
-
-    def _load_from_checkpoint(self, checkpoint_path: str, model=None) -> None:
-        super()._load_from_checkpoint(checkpoint_path)
-        path = os.path.join(checkpoint_path, LOSS_STATE_NAME)
-        if os.path.isfile(path):
-            state = load_file(path)
-            for prefix, loss in self._named_losses():
-                own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-                unexpected = loss.load_state_dict(own, strict=False).unexpected_keys
-                if unexpected:
-                    raise ValueError(f"{path} holds tensors the loss does not have: {unexpected}.")
-
-    def classification_head(self) -> Any:
-        """The classification head saved beside the model in `classifier/` (SFT+contrastive's), or `None`."""
-        return None
-
-    def card_data(self, *, release: str = "merged", model_id: str | None = None, evaluation: Any = None,
-                  base_evaluation: Any = None, base_model: str | None = None) -> CardData:
-        """The model card's data: the objective, data, hyperparameters, curve, LoRA and versions of this run, with
-        `evaluation` (a suite result, a list of suite results — e.g. the STS and transfer suites' — or a list of
-        `huggingface_hub.EvalResult`) as its model-index and `base_evaluation` (the same for the base model) beside
-        it."""
-        card = card_data_from_trainer(self, release=release, model_id=model_id)
-        set_evaluation(card, evaluation, base_evaluation)
-        card.base_model = base_model or card.base_model
-        return card
-
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        """sentence-transformers' save, then the classification head (if any) and this library's model card
-        (replacing the generic one); a saved LoRA model holds its adapters (written by peft:
-        `saving_adapters_with_peft`), and its card says so."""
-        with saving_adapters_with_peft(self.model):
-            super()._save(output_dir, state_dict)
-        if self.args.should_save:  # transformers calls `_save` on every process; one writes
-            folder = output_dir or self.args.output_dir
-            head = self.classification_head()
-            if head is not None:
-                head.save_pretrained(os.path.join(folder, CLASSIFIER_FOLDER))
-            write_card(folder, self.card_data(release="adapters"))
-
-    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
-                    token: str | None = None, revision: str | None = None, *, repo_id: str | None = None,
-                    merge: bool = True, base_model_id: str | None = None, private: bool | None = None,
-                    create_pr: bool = False, evaluation: Any = None, base_evaluation: Any = None,
-                    timeout: float | None = None, **kwargs: Any) -> Any:
-        """Release the trained model to the Hub.
-
-        The release is written in full to `output_dir/release` (see `hf_contrastive.hub.prepare_release`): with LoRA,
-        `merge=True` (default) merges the adapters into a standalone model and `merge=False` publishes the adapters,
-        pointing at `base_model_id`. Then it is uploaded in one commit to `repo_id` (default `args.hub_model_id`, else
-        the output folder's name under your user), to `revision` (a branch, created if missing) or as a pull request
-        (`create_pr`), private if `private` (default `args.hub_private_repo`). The token (`token`, `args.hub_token`,
-        or the one huggingface_hub finds) is only sent to the Hub. Returns huggingface_hub's `CommitInfo`; a failed
-        upload, or a Hub request unanswered for `timeout` seconds (default `HF_CONTRASTIVE_PUSH_TIMEOUT`, else 120),
-        raises `PushError` and leaves the release folder complete. Only the main process pushes.
-
-        The release's card (`card_data`) carries `evaluation` (e.g. `evaluate_sts_suite(trainer.model)`, or a list
-        of `huggingface_hub.EvalResult`) in its model-index and `.eval_results/`, beside `base_evaluation`.
-        """
-        if not self.is_world_process_zero():
-            return None
-        repo_id = repo_id or self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
-        card = self.card_data(release="merged" if merge else "adapters", model_id=repo_id, evaluation=evaluation,
-                              base_evaluation=base_evaluation, base_model=base_model_id)
-        folder = prepare_release(self.model, os.path.join(self.args.output_dir, RELEASE_FOLDER), merge=merge,
-                                 base_model_id=base_model_id, card=card, classifier=self.classification_head())
-        return push_release(folder, repo_id, token=token or self.args.hub_token,
-                            private=bool(self.args.hub_private_repo) if private is None else private,
-                            revision=revision or self.args.hub_revision, create_pr=create_pr,
-                            commit_message=commit_message or "End of training",
-                            retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})", timeout=timeout)
-
