@@ -29,7 +29,7 @@ measured once, in its own process. Every result is written to `OUTPUT_DIR/result
 with (`SETTINGS`) as its cell finishes; a rerun with `--resume` skips the runs already there with the same settings
 (an interrupted study goes on where it stopped). The table is printed (and saved as `OUTPUT_DIR/summary.json`) and the
 plot, accuracy and STS-B change against the labelled fraction, one line per method, error bars = std over seeds, saved
-as `OUTPUT_DIR/accuracy.png` (`pip install hf_contrastive[bench]`: matplotlib, scikit-learn and setfit).
+as `OUTPUT_DIR/accuracy.png` (the `bench` extra: matplotlib, scikit-learn and setfit).
 
     python -m benchmarks.semi_supervised [--tasks sst2 trec] [--fractions 0.01 0.1 1.0] [--seeds 0 1 2]
                                           [--methods ...] [--steps 100] [--batch-size 32] [--quick] [--resume]
@@ -186,10 +186,12 @@ def train_run(task: str, fraction: float, method: str, seed: int, split: dict[st
         embeddings = model.encode(test_texts, convert_to_tensor=True, batch_size=128)
         predictions = head([embeddings]).argmax(dim=1).tolist()
     accuracy = 100 * sum(p == g for p, g in zip(predictions, test_labels)) / len(test_labels)
+    shares = [log["pseudo_label_share"] for log in trainer.state.log_history if "pseudo_label_share" in log]
     return {"task": task, "fraction": fraction, "method": method, "seed": seed, "accuracy": accuracy,
             "stsb_dev": stsb_dev(model), "train_seconds": seconds, "labelled": len(train),
             "unlabelled": len(unlabelled), "wall_seconds": time.perf_counter() - began,
-            "cpu_seconds": process_cpu_seconds() - began_cpu}
+            "cpu_seconds": process_cpu_seconds() - began_cpu,
+            "pseudo_label_share": statistics.mean(shares) if shares else None}
 
 
 def setfit_run(task: str, fraction: float, seed: int, split: dict[str, Any], options: argparse.Namespace) -> dict:
@@ -286,8 +288,19 @@ def summarize(results: list[dict], base: float) -> list[dict]:
                      "stsb_change": statistics.mean(change),
                      "stsb_change_std": statistics.stdev(change) if len(change) > 1 else 0.0,
                      "seconds": statistics.mean(r.get("wall_seconds", 0.0) for r in runs),
+                     "pseudo_label_share": mean_of_known(r.get("pseudo_label_share") for r in runs),
                      "labelled": runs[0]["labelled"], "unlabelled": runs[0]["unlabelled"]})
     return rows
+
+
+def mean_of_known(values: Any) -> float | None:
+    """The mean of the values that are not `None` (`None` if none is).
+
+    >>> mean_of_known([None, 0.25, 0.75]), mean_of_known([None])
+    (0.5, None)
+    """
+    known = [v for v in values if v is not None]
+    return statistics.mean(known) if known else None
 
 
 def print_table(rows: list[dict], base: float, settings: dict[str, Any]) -> None:
@@ -296,12 +309,13 @@ def print_table(rows: list[dict], base: float, settings: dict[str, Any]) -> None
     print(f"\nSemi-supervised fine-tuning, all-MiniLM-L6-v2, settings {json.dumps(settings)}, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads; base STS-B dev {base:.2f}")
     print("| task | labelled | method | labelled rows | unlabelled rows | accuracy % (mean ± std) | "
-          "STS-B dev change (mean ± std) | s / run |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+          "STS-B dev change (mean ± std) | pseudo-labelled rows | s / run |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        share = "–" if r.get("pseudo_label_share") is None else f"{100 * r['pseudo_label_share']:.1f}%"
         print(f"| {r['task']} | {100 * r['fraction']:g}% | {r['method']} | {r['labelled']:,} | {r['unlabelled']:,} | "
               f"{r['accuracy']:.2f} ± {r['accuracy_std']:.2f} | "
-              f"{r['stsb_change']:+.2f} ± {r['stsb_change_std']:.2f} | {r['seconds']:.0f} |")
+              f"{r['stsb_change']:+.2f} ± {r['stsb_change_std']:.2f} | {share} | {r['seconds']:.0f} |")
 
 
 def plot(rows: list[dict], path: str) -> None:
@@ -469,7 +483,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {r['task']} {100 * r['fraction']:g}% {r['method']} seed {r['seed']}: accuracy "
                   f"{r['accuracy']:.2f}, STS-B dev {r['stsb_dev']:.2f}, {r['wall_seconds']:.0f} s wall, "
                   f"{r['cpu_seconds']:.0f} CPU s" + (f" (training {r['train_seconds']:.0f} s)"
-                                                     if "train_seconds" in r else ""), file=sys.stderr)
+                                                     if "train_seconds" in r else "")
+                  + (f", {100 * r['pseudo_label_share']:.1f}% of unlabelled rows pseudo-labelled"
+                     if r.get("pseudo_label_share") is not None else ""), file=sys.stderr)
 
     start = time.perf_counter()
     base = next((r["stsb_dev"] for r in stored if r["method"] == "probe"), None)

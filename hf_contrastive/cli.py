@@ -1,13 +1,42 @@
 """`hf-contrastive train CONFIG.yaml [--FIELD VALUE ...] | tune CONFIG.yaml --n-trials N | eval MODEL | push DIR REPO |
-demo`: the parsing and the
-dispatch; the work is the library's (`config_file`, `evaluation`, `hub`, `demo`)."""
+demo`: the parsing and the dispatch; the work is the library's (`config_file`, `evaluation`, `hub`, `demo`). An
+error is one line naming what to fix (exit code 2), its traceback kept with `--debug`."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import Any
+
+from . import __version__
+from .errors import EXTRAS, MissingExtraError
+
+DESCRIPTION = """Contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive) with the
+HuggingFace Trainer, and their release to the Hub."""
+EXAMPLES = """examples:
+  hf-contrastive demo                                  a few minutes of SimCSE on a CPU, offline
+  hf-contrastive train examples/simcse_unsup.yaml --max_steps 100 --output_dir out
+  hf-contrastive train --method declutr --help         the fields of a method's config, with their defaults
+  hf-contrastive tune examples/simcse_unsup.yaml --n-trials 20
+  hf-contrastive eval out --suite sts transfer
+  hf-contrastive push out user/my-model --private
+
+`hf-contrastive COMMAND --help` describes a command. --debug (or HF_CONTRASTIVE_DEBUG=1) shows the full traceback
+of an error."""
+DEBUG_ENV = "HF_CONTRASTIVE_DEBUG"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help with the description and examples as written and each option's default, where it has one that its help
+    does not already give."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def train(config: str, overrides: list[str], resume: bool) -> str:
@@ -113,10 +142,22 @@ def push_model(args: argparse.Namespace):
                              merge=not args.adapter_only, base_model_id=args.base_model, card=card,
                              classifier=ClassificationHead.from_pretrained(classifier) if os.path.isdir(classifier)
                              else None)
-    command = " ".join(["hf-contrastive push", args.model_dir, args.repo_id] + (["--adapter-only"] if args.adapter_only
-                                                                                 else []))
     return push_release(folder, args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr,
-                        commit_message=args.commit_message, retry_hint=command, timeout=args.timeout)
+                        commit_message=args.commit_message, retry_hint=push_command(args), timeout=args.timeout)
+
+
+def push_command(args: argparse.Namespace) -> str:
+    """The `hf-contrastive push` command line of `args`, every option that was given (differs from its default)
+    included: what a failed push says to run again."""
+    defaults = vars(build_parser().parse_args(["push", args.model_dir, args.repo_id]))
+    words = ["hf-contrastive", "push", args.model_dir, args.repo_id]
+    for name, default in defaults.items():
+        value = getattr(args, name)
+        if name in ("command", "debug", "model_dir", "repo_id") or value == default:
+            continue
+        flag = "--" + name.replace("_", "-")
+        words += [flag] if value is True else [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
+    return shlex.join(words)
 
 
 def evaluate_release(args: argparse.Namespace, card) -> None:
@@ -148,8 +189,16 @@ def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hf-contrastive", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="hf-contrastive", description=DESCRIPTION, epilog=EXAMPLES,
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    debug = argparse.ArgumentParser(add_help=False)  # --debug before or after the command
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help=f"Show the full traceback of an error (also: {DEBUG_ENV}=1).")
+    parser.add_argument("--debug", action="store_true", default=os.environ.get(DEBUG_ENV, "") not in ("", "0"),
+                        help=f"Show the full traceback of an error (also: {DEBUG_ENV}=1).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser = _command_adder(commands.add_parser, debug)
     train = commands.add_parser("train", add_help=False, allow_abbrev=False,
                                 help="Train from a YAML config; any config field as --FIELD VALUE overrides it "
                                      "(`train CONFIG.yaml --help` lists the fields).")
@@ -194,9 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "shows the scores and the change.")
     add_suite_arguments(push)
     demo = commands.add_parser("demo", help="A few minutes of unsupervised SimCSE on all-MiniLM-L6-v2, offline.")
-    demo.add_argument("--output-dir", default="hf-contrastive-demo")
-    demo.add_argument("--max-steps", type=int, default=50)
-    demo.add_argument("--batch-size", type=int, default=64)
+    demo.add_argument("--output-dir", default="hf-contrastive-demo", help="Where the model and its release go.")
+    demo.add_argument("--max-steps", type=int, default=50, help="Training steps.")
+    demo.add_argument("--batch-size", type=int, default=64, help="Sentences a batch (each its own positive).")
     demo.add_argument("--eval-pairs", type=int, default=None, help="Evaluate on the first N pairs of each split.")
     return parser
 
@@ -234,15 +283,21 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import run_demo
 
             run_demo(args.output_dir, args.max_steps, args.batch_size, args.eval_pairs)
-    except ImportError as error:  # an extra that is not installed, e.g. optuna for `tune`
-        extra = {"tune": "tune", "eval": "eval", "push": "eval"}.get(args.command, "dev")
-        print(f"hf-contrastive {args.command}: error: {error}; install its extra: "
-              f"pip install \"hf_contrastive[{extra}]\"", file=sys.stderr)
-        return 2
-    except (ValueError, OSError, RuntimeError) as error:  # ConfigError, DataError are ValueErrors; PushError a Runtime
+    except (ImportError, ValueError, OSError, RuntimeError) as error:  # ConfigError, DataError: ValueErrors; PushError
+        if args.debug:
+            raise
+        if type(error) is not MissingExtraError and getattr(error, "name", None) in EXTRAS:  # e.g. optuna for `tune`
+            error = MissingExtraError(f"hf-contrastive {args.command}", error.name)
         print(f"hf-contrastive {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _command_adder(add_parser, *parents: argparse.ArgumentParser):
+    """`add_parser` giving every command `HelpFormatter` and the options of `parents`."""
+    def add(*args, **kwargs):
+        return add_parser(*args, formatter_class=HelpFormatter, parents=list(parents), **kwargs)
+    return add
 
 
 if __name__ == "__main__":

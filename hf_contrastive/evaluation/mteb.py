@@ -1,4 +1,4 @@
-"""MTEB tasks run by mteb itself (optional extra: `pip install "hf_contrastive[mteb]"`), online by task name or
+"""MTEB tasks run by mteb itself (the optional `mteb` extra), online by task name or
 offline on local data, with results as `huggingface_hub.EvalResult` so that the model card never imports mteb.
 
 Offline, a task is mteb's own task class (its metadata: Hub dataset id, revision, score range, main score) with
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import MissingExtraError
+
 HF_TASK_TYPES = {"STS": "sentence-similarity", "Classification": "text-classification",
                  "Clustering": "text-clustering", "Retrieval": "text-retrieval", "Reranking": "text-ranking",
                  "PairClassification": "text-classification", "Summarization": "summarization"}
@@ -19,7 +21,7 @@ def _import_mteb():
     try:
         import mteb
     except ImportError:
-        raise ImportError('MTEB evaluation needs mteb: pip install "hf_contrastive[mteb]".') from None
+        raise MissingExtraError("MTEB evaluation", "mteb") from None
     return mteb
 
 

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import MissingExtraError
+
 logger = logging.getLogger(__name__)
 
 SIZE_INCHES = (8.0, 3.5)
@@ -58,12 +60,11 @@ def curve_figure(points: Mapping[str, Sequence[Sequence[float]]], title: str) ->
 
 def curve_png(points: Mapping[str, Sequence[Sequence[float]]], title: str) -> bytes | None:
     """`curve_figure` as PNG bytes (the same bytes for the same points), or `None` when matplotlib is not installed
-    (`pip install "hf_contrastive[plot]"`)."""
+    (the `plot` extra)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError:
-        logger.info('No training-curve plot in the model card: matplotlib is not installed '
-                    '(pip install "hf_contrastive[plot]").')
+        logger.info("%s", MissingExtraError("The model card's training-curve plot", "matplotlib"))
         return None
     figure = curve_figure(points, title)
     FigureCanvasAgg(figure)

@@ -23,6 +23,8 @@ from safetensors.torch import save_file
 from sentence_transformers import SentenceTransformer
 from torch import nn
 
+from ..errors import MissingExtraError
+
 ADAPTER_NAME = "default"  # peft's and transformers' name for a single adapter
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 PEFT_PREFIX = "base_model.model."  # peft's key prefix in an adapter file (a PeftModel's path to the base model)
@@ -32,7 +34,7 @@ def _import_peft():
     try:
         import peft
     except ImportError:
-        raise ImportError("LoRA needs peft: pip install 'hf_contrastive[peft]'.") from None
+        raise MissingExtraError("LoRA", "peft") from None
     return peft
 
 

@@ -3,6 +3,7 @@ save, and `push_to_hub` as a release written in full, then uploaded."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -74,8 +75,25 @@ class ReleaseMixin:
                               base_evaluation=base_evaluation, base_model=base_model_id)
         folder = prepare_release(self.model, os.path.join(self.args.output_dir, RELEASE_FOLDER), merge=merge,
                                  base_model_id=base_model_id, card=card, classifier=self.classification_head())
+        given = dict(commit_message=commit_message, revision=revision, merge=merge, base_model_id=base_model_id,
+                     private=private, create_pr=create_pr, timeout=timeout)
         return push_release(folder, repo_id, token=token or self.args.hub_token,
                             private=bool(self.args.hub_private_repo) if private is None else private,
                             revision=revision or self.args.hub_revision, create_pr=create_pr,
                             commit_message=commit_message or "End of training",
-                            retry_hint=f"trainer.push_to_hub(repo_id={repo_id!r})", timeout=timeout)
+                            retry_hint=push_call(repo_id, given, evaluation, base_evaluation), timeout=timeout)
+
+
+def push_call(repo_id: str, given: dict[str, Any], evaluation: Any = None, base_evaluation: Any = None) -> str:
+    """The `trainer.push_to_hub(...)` call with every argument of `given` that differs from its default (and the
+    evaluations, by the names they were passed as): what a failed push says to run again.
+
+    >>> push_call("user/m", dict(merge=False, private=None, create_pr=True), evaluation=[])
+    "trainer.push_to_hub(repo_id='user/m', merge=False, create_pr=True, evaluation=evaluation)"
+    """
+    defaults = inspect.signature(ReleaseMixin.push_to_hub).parameters
+    shown = [f"repo_id={repo_id!r}"] + [f"{name}={value!r}" for name, value in given.items()
+                                        if value != defaults[name].default]
+    shown += [f"{name}={name}" for name, value in (("evaluation", evaluation), ("base_evaluation", base_evaluation))
+              if value is not None]
+    return f"trainer.push_to_hub({', '.join(shown)})"

@@ -159,7 +159,7 @@ def test_without_matplotlib_the_card_has_no_plot_and_no_image_link(tmp_path, mon
     with caplog.at_level(logging.INFO, logger="hf_contrastive.hub.plot"):
         assert curve_png(CURVE, "t") is None
         write_card(str(tmp_path), card)
-    assert "matplotlib is not installed" in caplog.text
+    assert "training-curve plot needs matplotlib, which is not installed: pip install -e \".[plot]\"" in caplog.text
     text = (tmp_path / "README.md").read_text()
     assert not (tmp_path / "training_curve.png").exists() and "training_curve.png" not in text and "![" not in text
     assert "Training loss from 0.1000 to 0.0050; `eval_sts-dev_spearman_cosine` from 0.8672 to 0.8719" in text

@@ -120,7 +120,7 @@ def test_trainer_push_survives_a_failing_upload_and_a_commit_timeout(hub, tmp_pa
     assert first and second, "both failed pushes raised PushError"
     for attempt in (first, second):
         assert f"Uploading the release in {release} to user/flaky failed" in attempt["error"]
-        assert "run `trainer.push_to_hub(repo_id='user/flaky')` again to retry" in attempt["error"]
+        assert "run `trainer.push_to_hub(repo_id='user/flaky', timeout=2)` again to retry" in attempt["error"]
         assert attempt["release"] == result["release"], "the release folder changed"
     assert "500" in first["error"], first["error"]
     assert "no answer from the Hub within 2 s" in second["error"]
@@ -163,7 +163,7 @@ def test_cli_push_survives_a_failing_upload_and_a_commit_timeout(hub, tmp_path, 
     release = str(model_dir / "release")
     for failed in result[:2]:
         assert f"Uploading the release in {release} to user/cli failed" in failed["stderr"]
-        assert f"run `hf-contrastive push {model_dir} user/cli` again to retry" in failed["stderr"]
+        assert f"run `hf-contrastive push {model_dir} user/cli --timeout 2.0` again to retry" in failed["stderr"]
     assert "HTTPStatusError: Server error '500" in result[0]["stderr"]
     assert "no answer from the Hub within 2 s" in result[1]["stderr"]
     assert result[0]["release"] == result[1]["release"] == result[2]["release"]
