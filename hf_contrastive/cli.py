@@ -17,9 +17,9 @@ DESCRIPTION = """Contrastive fine-tuning of text-embedding models (SimCSE, DeCLU
 HuggingFace Trainer, and their release to the Hub."""
 EXAMPLES = """examples:
   hf-contrastive demo                                  a few minutes of SimCSE on a CPU, offline
-  hf-contrastive train examples/simcse_unsup.yaml --max_steps 100 --output_dir out
+  hf-contrastive train examples/cpu/simcse_unsup.yaml --max_steps 100 --output_dir out
   hf-contrastive train --method declutr --help         the fields of a method's config, with their defaults
-  hf-contrastive tune examples/simcse_unsup.yaml --n-trials 20
+  hf-contrastive tune examples/cpu/simcse_unsup.yaml --n-trials 20
   hf-contrastive eval out --suite sts transfer
   hf-contrastive push out user/my-model --private
 

@@ -13,7 +13,8 @@ from hf_contrastive.cli import main
 from hf_contrastive.config_file import ConfigError, load_run, parse_config
 from tests.helpers.bad_input import files_in
 
-EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(__file__), os.pardir, "examples", "*.yaml")))
+EXAMPLE_FILES = glob.glob(os.path.join(os.path.dirname(__file__), os.pardir, "examples", "*", "*.yaml"))
+EXAMPLES = sorted(p for p in EXAMPLE_FILES if not p.endswith("space.yaml"))  # cpu/, gpu/; space.yaml: a search space
 
 
 def write(tmp_path, body: str, name: str = "config.yaml") -> str:
@@ -48,7 +49,7 @@ def test_method_on_the_command_line_picks_the_parser(tmp_path):
         parse_config(path)
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: os.path.join(*p.split(os.sep)[-2:]))  # cpu/simcse_unsup.yaml
 def test_every_example_parses_to_its_values(path):
     with open(path) as f:
         raw = yaml.safe_load(f)

@@ -1,6 +1,5 @@
 import importlib.util
 import os
-import sys
 
 import pytest
 import yaml
@@ -8,19 +7,16 @@ from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import DeCLUTRConfig, SFTContrastiveConfig, SimCSEConfig
 from hf_contrastive.config_file import parse_config
+from tests.helpers import ROOT
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+EXAMPLES = os.path.join(ROOT, "examples")
 
 
 def load_example(name):
-    sys.path.insert(0, EXAMPLES)
-    try:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(EXAMPLES)
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -32,26 +28,24 @@ def load_example(name):
                     "num_train_epochs": 3}),
 ])
 def test_paper_configs_parse_for_the_cli_and_the_script(name, expected):
-    raw, args = parse_example_config(name, SimCSEConfig, "simcse_unsup")
+    raw, args = parse_example_config(name, SimCSEConfig)
     for key, value in expected.items():
         assert getattr(args, key) == value, key
     assert args.metric_for_best_model == "eval_sts-dev_spearman_cosine" and args.load_best_model_at_end
 
 
-def parse_example_config(name, config_class, script):
-    """Parse examples/NAME.yaml as `hf-contrastive train` does, and check the example script accepts every key."""
-    path = os.path.join(EXAMPLES, f"{name}.yaml")
+def parse_example_config(name, config_class):
+    """Parse examples/gpu/NAME.yaml as `hf-contrastive train` (and examples/train.py) does."""
+    path = os.path.join(EXAMPLES, "gpu", f"{name}.yaml")
     with open(path) as f:
         raw = yaml.safe_load(f)
     args = parse_config(path, ["--fp16", "false", "--use_cpu"]).args  # fp16 needs a GPU
     assert type(args) is config_class
-    script_arguments = load_example(script).ScriptArguments
-    assert set(raw) <= set(script_arguments.__dataclass_fields__) | set(config_class.__dataclass_fields__)
     return raw, args
 
 
 def test_declutr_paper_config():
-    raw, args = parse_example_config("declutr", DeCLUTRConfig, "declutr")
+    raw, args = parse_example_config("declutr", DeCLUTRConfig)
     assert raw["method"] == "declutr" and raw["model"] == "distilroberta-base"
     expected = {"num_anchors": 2, "num_positives": 2, "min_span_len": 32, "max_span_len": 512, "temperature": 0.05,
                 "do_mlm": True, "per_device_train_batch_size": 4, "learning_rate": 5e-5, "weight_decay": 0.1,
@@ -61,7 +55,7 @@ def test_declutr_paper_config():
 
 
 def test_sft_contrastive_config():
-    raw, args = parse_example_config("sft_contrastive", SFTContrastiveConfig, "sft_contrastive")
+    raw, args = parse_example_config("sft_contrastive", SFTContrastiveConfig)
     assert raw["method"] == "sft_contrastive" and raw["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert raw["dataset_split"] == "train[:1%]" and raw["unlabelled_split"] == "train[1%:]"  # few labels
     expected = {"strategy": "mixing", "labelled_per_batch": 0.5, "per_device_train_batch_size": 64,
@@ -72,26 +66,48 @@ def test_sft_contrastive_config():
         assert getattr(args, key) == value, key
 
 
-def test_sft_contrastive_example_runs(tiny_encoder_dir, sentences, tmp_path, capsys):
-    train = tmp_path / "train.jsonl"
-    train.write_text("".join(f'{{"text": "{s}", "label": "{"pet" if "cat" in s else "other"}"}}\n' for s in sentences))
-    config = tmp_path / "config.yaml"
-    config.write_text(f"model: {tiny_encoder_dir}\ntrain_file: {train}\neval_file: {train}\n"
-                      f"output_dir: {tmp_path / 'out'}\nmax_steps: 2\nper_device_train_batch_size: 8\nuse_cpu: true\n"
-                      "report_to: none\nsave_strategy: 'no'\n")
-    load_example("sft_contrastive").main(str(config))
+CPU_CONFIGS = sorted(name for name in os.listdir(os.path.join(EXAMPLES, "cpu")) if name.endswith(".yaml")
+                     and name != "space.yaml")
+
+
+def short_run(tiny_encoder_dir, tmp_path):
+    """Overrides that make a CPU example a few steps of the tiny model."""
+    return ["--model", tiny_encoder_dir, "--max_steps", "2", "--output_dir", str(tmp_path / "out"),
+            "--eval_strategy", "no", "--report_to", "none", "--precision", "fp32"]
+
+
+def test_every_method_has_a_cpu_example():
+    methods = {yaml.safe_load(open(os.path.join(EXAMPLES, "cpu", name)))["method"] for name in CPU_CONFIGS}
+    assert methods == {"simcse", "declutr", "sft_contrastive"}
+
+
+@pytest.mark.parametrize("name", CPU_CONFIGS)
+def test_cpu_example_trains_with_the_scores_before_and_after(name, tiny_encoder_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)  # the configs name the shipped data from the repository's root
+    scores = load_example("train").main([os.path.join(EXAMPLES, "cpu", name), *short_run(tiny_encoder_dir, tmp_path)])
+    assert "before_sts-dev_spearman_cosine" in scores and "eval_sts-dev_spearman_cosine" in scores
+    assert "before_sts-dev_spearman_cosine" in capsys.readouterr().out
+    assert SentenceTransformer(str(tmp_path / "out")) is not None
+    if name == "sft_contrastive.yaml":
+        assert "eval_accuracy" in scores and (tmp_path / "out" / "classifier" / "config.json").is_file()
+
+
+def test_lora_example_releases_merged(tiny_encoder_dir, tmp_path, monkeypatch, capsys):
+    """Merged, a plain model; adapter-only needs the base model's Hub id, so a local tiny base is skipped with the
+    reason (adapter-only releases are tested in tests/hub)."""
+    monkeypatch.chdir(ROOT)
+    load_example("release_locally").main([os.path.join(EXAMPLES, "cpu", "simcse_lora.yaml"),
+                                          *short_run(tiny_encoder_dir, tmp_path)])
+    merged = tmp_path / "out" / "release-merged"
+    assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
+    assert "LoRA" in (merged / "README.md").read_text()
     out = capsys.readouterr().out
-    assert "eval_accuracy" in out and "eval_sts-dev_spearman_cosine" in out and "sts-dev before" in out
-    assert (tmp_path / "out" / "classifier" / "config.json").is_file()
+    assert "merged:" in out and "adapters: skipped" in out and not (tmp_path / "out" / "release-adapters").exists()
 
 
-def test_unsupervised_example_runs(tiny_encoder_dir, sentences, tmp_path, capsys):
-    train = tmp_path / "train.txt"
-    train.write_text("\n".join(sentences))
-    config = tmp_path / "config.yaml"
-    config.write_text(f"model: {tiny_encoder_dir}\ntrain_file: {train}\noutput_dir: {tmp_path / 'out'}\n"
-                      "max_steps: 2\nper_device_train_batch_size: 8\nuse_cpu: true\nreport_to: none\n"
-                      "save_strategy: 'no'\n")
-    load_example("simcse_unsup").main(str(config))
-    assert "sts-test_spearman_cosine" in capsys.readouterr().out
-    assert [type(m).__name__ for m in SentenceTransformer(str(tmp_path / "out"))] == ["Transformer", "Pooling"]
+def test_the_search_space_example_parses():
+    from hf_contrastive import SimCSETrainer
+    from hf_contrastive.tuning import read_search_space
+
+    assert set(read_search_space(os.path.join(EXAMPLES, "cpu", "space.yaml"), SimCSETrainer)) == {
+        "learning_rate", "temperature", "per_device_train_batch_size"}

@@ -6,11 +6,21 @@ import os
 
 BUILDERS = {".txt": ("text", {}), ".csv": ("csv", {}), ".tsv": ("csv", {"delimiter": "\t"}), ".json": ("json", {}),
             ".jsonl": ("json", {})}
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")  # read through `datasets`, which decompresses them
+
+
+def file_format(path_or_url: str) -> str:
+    """The extension that names a file's format, past a compression suffix: `trec.tsv.gz` -> `.tsv`."""
+    stem, extension = os.path.splitext(path_or_url.split("?")[0])
+    if extension.lower() in COMPRESSIONS:
+        extension = os.path.splitext(stem)[1]
+    return extension.lower()
 
 
 def load_text_dataset(path_or_url: str):
-    """`.txt` (one text per line -> a `text` column, blank lines dropped), `.csv`, `.tsv`, `.json` or `.jsonl`, from
-    a local path or an http(s) URL (e.g. SimCSE's `wiki1m_for_simcse.txt` on the Hub). The dataset is named after
+    """`.txt` (one text per line -> a `text` column, blank lines dropped), `.csv`, `.tsv`, `.json` or `.jsonl`
+    (each optionally compressed: `.gz`, `.bz2`, `.xz`, `.zst`), from a local path or an http(s) URL (e.g. SimCSE's
+    `wiki1m_for_simcse.txt` on the Hub). The dataset is named after
     the file (`info.dataset_name`, e.g. `wiki1m_for_simcse.txt`: the model card names it; the folder stays private)."""
     from datasets import load_dataset
     from datasets.exceptions import DatasetGenerationError
@@ -20,9 +30,10 @@ def load_text_dataset(path_or_url: str):
     is_url = path_or_url.startswith(("http://", "https://"))
     if not is_url and not os.path.isfile(path_or_url):
         raise ValueError(f"Training file {path_or_url!r} does not exist.")
-    extension = os.path.splitext(path_or_url.split("?")[0])[1].lower()
+    extension = file_format(path_or_url)
     if extension not in BUILDERS:
-        raise ValueError(f"Training file {path_or_url!r}: use a .txt, .csv, .tsv, .json or .jsonl file.")
+        raise ValueError(f"Training file {path_or_url!r}: use a .txt, .csv, .tsv, .json or .jsonl file "
+                         f"(optionally {', '.join(COMPRESSIONS)}).")
     builder, options = BUILDERS[extension]
     try:
         dataset = load_dataset(builder, data_files=path_or_url, split="train", **options)

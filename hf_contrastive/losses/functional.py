@@ -240,7 +240,7 @@ def reference_info_nce(
     """InfoNCE that anchors each fine-tuned embedding `q_i` to the frozen pretrained embedding `p_i` of the same
     text (SFT+contrastive's term), with the negatives chosen by `negatives`:
 
-    - `fine_tuned` (the source text's): `-log exp(s(q_i, p_i)) / (exp(s(q_i, p_i)) + sum_{j != i} exp(s(q_i, q_j)))`,
+    - `fine_tuned` (the method's definition): `-log exp(s(q_i, p_i)) / (exp(s(q_i, p_i)) + sum_{j != i} exp(s(q_i, q_j)))`,
       the other rows' *fine-tuned* embeddings, the positive kept in the denominator;
     - `reference`: `-log exp(s(q_i, p_i)) / sum_j exp(s(q_i, p_j))`, the other rows' *reference* embeddings (SimCSE's
       layout, `info_nce(queries, references)`);
@@ -257,9 +257,10 @@ def reference_info_nce(
         offset (`int`, *optional*, defaults to `0`): where this process's rows start in the gathered ones.
         reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` or `"sum"` over this process's `B` rows.
 
-    >>> x = torch.eye(3)
-    >>> [round(reference_info_nce(x, x, negatives=n, temperature=1.0).item(), 4) for n in REFERENCE_NEGATIVES]
-    [0.5514, 0.5514, 0.9048]
+    Examples:
+        >>> x = torch.eye(3)
+        >>> [round(reference_info_nce(x, x, negatives=n, temperature=1.0).item(), 4) for n in REFERENCE_NEGATIVES]
+        [0.5514, 0.5514, 0.9048]
     """
     check_negatives(negatives)
     all_queries = queries if all_queries is None else all_queries
