@@ -163,14 +163,29 @@ def examples() -> dict[str, CardData]:
     }
 
 
+ILLUSTRATIVE = ("> **An example card**, rendered by `model_cards/examples/regenerate.py` from fixed values: its scores, "
+                "curve and metrics are illustrative (the STS scores are published ones, the rest made up), not a "
+                "measured run.\n\n")
+
+
+def mark_illustrative(readme: str) -> None:
+    """Put the ILLUSTRATIVE note first in the card's body, after its YAML metadata."""
+    with open(readme) as f:
+        text = f.read()
+    end = text.index("\n---\n", 4) + len("\n---\n")
+    with open(readme, "w") as f:
+        f.write(text[:end] + "\n" + ILLUSTRATIVE + text[end:].lstrip("\n"))
+
+
 def write_examples(folder: str) -> list[str]:
-    """Each example card in `folder/<name>/` (replacing what was there); returns the names."""
+    """Each example card in `folder/<name>/` (replacing what was there), marked illustrative; returns the names."""
     names = []
     for name, data in examples().items():
         target = os.path.join(folder, name)
         shutil.rmtree(target, ignore_errors=True)
         os.makedirs(target)
         write_card(target, data)
+        mark_illustrative(os.path.join(target, "README.md"))
         names.append(name)
     return names
 
