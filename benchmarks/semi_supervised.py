@@ -1,4 +1,4 @@
-"""Semi-supervised fine-tuning from few labels (the setting SFT+contrastive's source text is about): all-MiniLM-L6-v2
+"""Semi-supervised fine-tuning from few labels (the setting SFT+contrastive is for): all-MiniLM-L6-v2
 on SST-2 (2 classes) and TREC (6 classes) with 1%, 10% and 100% of the training rows labelled and the remaining
 training texts as unlabelled data. Per (task, labelled fraction, method): accuracy mean ± std over the seeds, the
 STS-B dev change from the base model (how much of the pretrained representation is kept) and the seconds a run takes.

@@ -36,7 +36,7 @@ class ConsistencySettings(Settings):
     by default:
 
     consistency (`str`, *optional*, defaults to `"none"`):
-        `none` (off: the objective of the source text); `fixmatch` (Sohn et al. 2020): each unlabelled row (label
+        `none` (off: the method as defined); `fixmatch` (Sohn et al. 2020): each unlabelled row (label
         `-1`) is encoded a second time, without gradient, with its own dropout masks (the *weak* view); where the
         head's softmax on it reaches `consistency_threshold`, its argmax is a pseudo-label that the training forward
         (the *strong* view: its dropout masks, the head's dropout) learns with cross-entropy; `uda` (Xie et al.

@@ -240,8 +240,9 @@ def reference_info_nce(
     """InfoNCE that anchors each fine-tuned embedding `q_i` to the frozen pretrained embedding `p_i` of the same
     text (SFT+contrastive's term), with the negatives chosen by `negatives`:
 
-    - `fine_tuned` (the method's definition): `-log exp(s(q_i, p_i)) / (exp(s(q_i, p_i)) + sum_{j != i} exp(s(q_i, q_j)))`,
-      the other rows' *fine-tuned* embeddings, the positive kept in the denominator;
+    - `fine_tuned` (the method's definition):
+      `-log exp(s(q_i, p_i)) / (exp(s(q_i, p_i)) + sum_{j != i} exp(s(q_i, q_j)))`, the other rows' *fine-tuned*
+      embeddings, the positive kept in the denominator;
     - `reference`: `-log exp(s(q_i, p_i)) / sum_j exp(s(q_i, p_j))`, the other rows' *reference* embeddings (SimCSE's
       layout, `info_nce(queries, references)`);
     - `both`: `-log exp(s(q_i, p_i)) / (sum_j exp(s(q_i, p_j)) + sum_{j != i} exp(s(q_i, q_j)))`;

@@ -64,7 +64,7 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings, ConsistencySetti
         every anchor has a positive (its other view), so the reference's mean and ours agree.
     negatives (`str`, *optional*, defaults to `"fine_tuned"`):
         InfoNCE's negatives of q_i (the positive p_i is always in the denominator): `fine_tuned` (the other rows'
-        fine-tuned embeddings q_j, the source text's term: it also spreads the fine-tuned embeddings apart),
+        fine-tuned embeddings q_j, the method's definition: it also spreads the fine-tuned embeddings apart),
         `reference` (the other rows' frozen embeddings p_j: it anchors q_i to the frozen geometry) or `both`
         (q_j and p_j). Under DDP the other processes' rows are negatives too (q_j with their gradients). SupCon's
         candidates are always both views; this applies to `info_nce`.
