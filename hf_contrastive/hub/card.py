@@ -89,21 +89,23 @@ def render_card(card: CardData, curve_image: str | None = None) -> str:
 
 
 def eval_results_files(card: CardData) -> dict[str, str]:
-    """`.eval_results/<dataset>.yaml` per Hub dataset (its results: splits, metrics), in the Hub's evaluation-results
-    format; results on local-only datasets stay in the model-index only."""
+    """`.eval_results/<dataset>.yaml` per Hub dataset (its results: splits, metrics), as huggingface_hub's
+    `EvalResultEntry`s (the Hub's evaluation-results format); results on local-only datasets stay in the model-index
+    only."""
+    from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
+
     entries: dict[str, list] = {}
     for result in card.eval_results:
         if not is_hub_dataset(result.dataset_type):
             continue
-        entry: dict[str, Any] = {"dataset": {"id": result.dataset_type, "task_id": result.dataset_config or "default"}}
-        if result.dataset_revision:
-            entry["dataset"]["revision"] = result.dataset_revision
-        entry["value"] = round(float(result.metric_value), 4)
-        entry["notes"] = (f"{result.metric_name or result.metric_type}, {result.dataset_split or 'test'} split, "
-                          "evaluated by hf_contrastive")
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", result.dataset_name or result.dataset_type)
-        entries.setdefault(f"{EVAL_RESULTS_FOLDER}/{name}.yaml", []).append(entry)
-    return {path: yaml.safe_dump(listed, sort_keys=False, allow_unicode=True) for path, listed in entries.items()}
+        entries.setdefault(f"{EVAL_RESULTS_FOLDER}/{name}.yaml", []).append(EvalResultEntry(
+            dataset_id=result.dataset_type, task_id=result.dataset_config or "default",
+            value=round(float(result.metric_value), 4), dataset_revision=result.dataset_revision or None,
+            notes=f"{result.metric_name or result.metric_type}, {result.dataset_split or 'test'} split, "
+                  "evaluated by hf_contrastive"))
+    return {path: yaml.safe_dump(eval_result_entries_to_yaml(listed), sort_keys=False, allow_unicode=True)
+            for path, listed in entries.items()}
 
 
 def card_to_json(card: CardData) -> str:
