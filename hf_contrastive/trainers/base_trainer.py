@@ -62,6 +62,27 @@ class ContrastiveTrainer(CheckpointMixin, HyperparameterSearchMixin, ReleaseMixi
 
     No Hub token is written to disk: `training_args.bin` (the pickled config beside each checkpoint and saved model)
     holds `hub_token=None` (see `ContrastiveConfig.__getstate__`).
+
+    Args:
+        model (`str` or `SentenceTransformer`, *optional*, defaults to `None`): a Hub id or local path of an encoder
+            or a SentenceTransformer, or the model itself; give this or `model_init`.
+        args (the method's config, *optional*, defaults to `None`): e.g. `SimCSEConfig`; `None` is the config's
+            defaults with `output_dir="tmp_trainer"`, as the Trainer does.
+        train_dataset (`datasets.Dataset`, *optional*, defaults to `None`): the training rows, in the method's format
+            (its page in the docs); checked when the trainer is built, before anything is written.
+        eval_dataset (`datasets.Dataset`, *optional*, defaults to `None`): an STS set (`sentence1`, `sentence2`,
+            `score`) becomes the `sts-dev` evaluator; any other set is evaluated with the loss (SFT+contrastive: a
+            labelled set gives accuracy and macro F1).
+        loss (`torch.nn.Module` or a function of the model, *optional*, defaults to `None`): replaces the method's
+            loss built from `args`; a function is called with each fresh model (`model_init`, trials).
+        evaluator (a sentence-transformers evaluator or a list of them, *optional*, defaults to `None`): run at every
+            evaluation, beside the `sts-dev` evaluator an STS `eval_dataset` makes.
+        peft_config (`peft.LoraConfig`, *optional*, defaults to `None`): adds LoRA adapters (also from `args.use_peft`
+            and the `lora_*` fields); the `peft` extra.
+        model_init (a function of no argument or of the trial, *optional*, defaults to `None`): returns a model name,
+            path or SentenceTransformer; called for a fresh model on every `train` and every search trial.
+        **kwargs: the other arguments of `SentenceTransformerTrainer` / `transformers.Trainer` (`callbacks`,
+            `data_collator`, `optimizers`, ...), passed through.
     """
 
     # What a method declares (each trainer sets these; the CLI's `method:` table and the model card read them):

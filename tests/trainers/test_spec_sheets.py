@@ -1,0 +1,35 @@
+"""Each trainer's and config's docstrings are its spec sheet: every constructor argument and every field this
+library declares (beyond sentence-transformers' training arguments) is described there."""
+
+import dataclasses
+import inspect
+
+import pytest
+from sentence_transformers import SentenceTransformerTrainingArguments
+
+from hf_contrastive.trainers import TRAINERS
+
+
+def own_docs(cls: type) -> str:
+    """The docstrings of `cls` and of its hf_contrastive bases (where inherited arguments and fields are described)."""
+    return "\n".join(inspect.getdoc(k) or "" for k in cls.__mro__ if k.__module__.startswith("hf_contrastive"))
+
+
+def described(name: str, docs: str) -> bool:
+    return f"`{name}`" in docs or f"{name} (" in docs or f"{name}:" in docs or f"**{name}" in docs
+
+
+@pytest.mark.parametrize("trainer_class", TRAINERS.values(), ids=lambda t: t.__name__)
+def test_every_trainer_argument_is_described(trainer_class):
+    parameters = [p for p in inspect.signature(trainer_class.__init__).parameters if p != "self"]
+    docs = own_docs(trainer_class)
+    assert [p for p in parameters if not described(p, docs)] == []
+
+
+@pytest.mark.parametrize("trainer_class", TRAINERS.values(), ids=lambda t: t.__name__)
+def test_every_config_field_of_the_library_is_described(trainer_class):
+    config = trainer_class.training_args_class
+    inherited = {f.name for f in dataclasses.fields(SentenceTransformerTrainingArguments)}
+    fields = [f.name for f in dataclasses.fields(config) if f.name not in inherited]
+    docs = own_docs(config)
+    assert fields and [name for name in fields if not described(name, docs)] == []
