@@ -111,3 +111,24 @@ def test_the_search_space_example_parses():
 
     assert set(read_search_space(os.path.join(EXAMPLES, "cpu", "space.yaml"), SimCSETrainer)) == {
         "learning_rate", "temperature", "per_device_train_batch_size"}
+
+
+def test_the_search_example_runs_and_writes_the_best_config(tiny_encoder_dir, tmp_path, monkeypatch):
+    from hf_contrastive.cli import main
+
+    monkeypatch.chdir(ROOT)
+    best = tmp_path / "best.yaml"
+    assert main(["tune", os.path.join(EXAMPLES, "cpu", "simcse_unsup.yaml"), "--n-trials", "1",
+                 "--search-space", os.path.join(EXAMPLES, "cpu", "space.yaml"), "--output", str(best),
+                 *short_run(tiny_encoder_dir, tmp_path)]) == 0
+    assert {"learning_rate", "temperature", "per_device_train_batch_size"} <= set(yaml.safe_load(best.read_text()))
+
+
+def test_the_suites_example_runs(tiny_encoder_dir, monkeypatch, capsys):
+    from hf_contrastive.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["eval", tiny_encoder_dir, "--suite", "sts", "transfer", "--tasks", "STSBenchmark", "TREC",
+                 "--transfer-dir", "benchmarks/data/senteval", "--max-train-rows", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "STSBenchmark" in out and "TREC" in out
