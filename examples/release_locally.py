@@ -15,6 +15,7 @@ from sentence_transformers import SentenceTransformer
 
 from hf_contrastive import prepare_release
 from hf_contrastive.config_file import load_run
+from hf_contrastive.hub.push import is_local_path
 
 
 def main(argv: list[str]) -> None:
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> None:
     trainer.train()
     base = run.config.run.model
     for release, merge in (("merged", True), ("adapters", False)):
-        if not merge and os.path.exists(base):
+        if not merge and is_local_path(base):
             print(f"adapters: skipped, the base model {base!r} is a local path and an adapter-only release names its "
                   "base model by Hub id")
             continue

@@ -10,6 +10,7 @@ from hf_contrastive.config_file import parse_config
 from tests.helpers import ROOT
 
 EXAMPLES = os.path.join(ROOT, "examples")
+CPU = os.path.join(EXAMPLES, "cpu")
 
 
 def load_example(name):
@@ -66,7 +67,7 @@ def test_sft_contrastive_config():
         assert getattr(args, key) == value, key
 
 
-CPU_CONFIGS = sorted(name for name in os.listdir(os.path.join(EXAMPLES, "cpu")) if name.endswith(".yaml")
+CPU_CONFIGS = sorted(name for name in os.listdir(CPU) if name.endswith(".yaml")
                      and name != "space.yaml")
 
 
@@ -77,14 +78,14 @@ def short_run(tiny_encoder_dir, tmp_path):
 
 
 def test_every_method_has_a_cpu_example():
-    methods = {yaml.safe_load(open(os.path.join(EXAMPLES, "cpu", name)))["method"] for name in CPU_CONFIGS}
+    methods = {yaml.safe_load(open(os.path.join(CPU, name)))["method"] for name in CPU_CONFIGS}
     assert methods == {"simcse", "declutr", "sft_contrastive"}
 
 
 @pytest.mark.parametrize("name", CPU_CONFIGS)
 def test_cpu_example_trains_with_the_scores_before_and_after(name, tiny_encoder_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)  # the configs name the shipped data from the repository's root
-    scores = load_example("train").main([os.path.join(EXAMPLES, "cpu", name), *short_run(tiny_encoder_dir, tmp_path)])
+    scores = load_example("train").main([os.path.join(CPU, name), *short_run(tiny_encoder_dir, tmp_path)])
     assert "before_sts-dev_spearman_cosine" in scores and "eval_sts-dev_spearman_cosine" in scores
     assert "before_sts-dev_spearman_cosine" in capsys.readouterr().out
     assert SentenceTransformer(str(tmp_path / "out")) is not None
@@ -96,7 +97,7 @@ def test_lora_example_releases_merged(tiny_encoder_dir, tmp_path, monkeypatch, c
     """Merged, a plain model; adapter-only needs the base model's Hub id, so a local tiny base is skipped with the
     reason (adapter-only releases are tested in tests/hub)."""
     monkeypatch.chdir(ROOT)
-    load_example("release_locally").main([os.path.join(EXAMPLES, "cpu", "simcse_lora.yaml"),
+    load_example("release_locally").main([os.path.join(CPU, "simcse_lora.yaml"),
                                           *short_run(tiny_encoder_dir, tmp_path)])
     merged = tmp_path / "out" / "release-merged"
     assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
@@ -109,7 +110,7 @@ def test_the_search_space_example_parses():
     from hf_contrastive import SimCSETrainer
     from hf_contrastive.tuning import read_search_space
 
-    assert set(read_search_space(os.path.join(EXAMPLES, "cpu", "space.yaml"), SimCSETrainer)) == {
+    assert set(read_search_space(os.path.join(CPU, "space.yaml"), SimCSETrainer)) == {
         "learning_rate", "temperature", "per_device_train_batch_size"}
 
 
@@ -118,8 +119,8 @@ def test_the_search_example_runs_and_writes_the_best_config(tiny_encoder_dir, tm
 
     monkeypatch.chdir(ROOT)
     best = tmp_path / "best.yaml"
-    assert main(["tune", os.path.join(EXAMPLES, "cpu", "simcse_unsup.yaml"), "--n-trials", "1",
-                 "--search-space", os.path.join(EXAMPLES, "cpu", "space.yaml"), "--output", str(best),
+    assert main(["tune", os.path.join(CPU, "simcse_unsup.yaml"), "--n-trials", "1",
+                 "--search-space", os.path.join(CPU, "space.yaml"), "--output", str(best),
                  *short_run(tiny_encoder_dir, tmp_path)]) == 0
     assert {"learning_rate", "temperature", "per_device_train_batch_size"} <= set(yaml.safe_load(best.read_text()))
 

@@ -44,7 +44,9 @@ class PushError(RuntimeError):
     """An upload to the Hub failed; the message says what to retry."""
 
 
-def _is_local_path(name: str | None) -> bool:
+def is_local_path(name: str | None) -> bool:
+    """Whether a model name is a local path (absolute, existing or starting with "."), which no one else can resolve:
+    an adapter-only release must name its base model by Hub id instead."""
     return bool(name) and (os.path.isabs(name) or os.path.exists(name) or name.startswith("."))
 
 
@@ -76,7 +78,7 @@ def _point_adapters_at(folder: str, base_model_id: str | None) -> str:
         config = json.load(file)
     recorded = config.get("base_model_name_or_path")
     base_model_id = base_model_id or recorded
-    if not base_model_id or _is_local_path(base_model_id):
+    if not base_model_id or is_local_path(base_model_id):
         raise ValueError(f"An adapter-only release must name its base model by Hub id, but the adapters were trained "
                          f"on {recorded!r}: pass `base_model_id='org/name'` (or release merged, `merge=True`).")
     config["base_model_name_or_path"] = base_model_id
