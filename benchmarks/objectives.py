@@ -148,10 +148,11 @@ def run(name: str, side: str, steps: int, batch_size: int, mini_batch_size: int,
 
     set_seed(seed)
     if name.startswith("sft"):
-        from benchmarks.sft_forgetting import PEER, RUNS, worker
+        from benchmarks.sft_forgetting import PEER, RUNS, library_default, worker
 
         kind = PEER if side == "peer" else RUNS[name == "sft-contrastive"]
-        return worker(kind, steps, batch_size, 1.0, 0.05, seed, output_dir, precision, device)
+        return worker(kind, steps, batch_size, weight=1.0, temperature=0.05, negatives=library_default("negatives"),
+                      seed=seed, output_dir=output_dir, precision=precision, device=device)
     common = common_args(output_dir, steps, batch_size, seed, precision, device)
     trainer = build(name, side, common, mini_batch_size)
     measured = train_and_measure(trainer, steps * batch_size)

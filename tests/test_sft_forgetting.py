@@ -32,3 +32,26 @@ def test_the_tradeoff_plot_is_written(tmp_path):
     plot_tradeoff([run(RUNS[0], 55.0, 80.0, [(50, 50.0, 84.0), (100, 55.0, 80.0)]), run("peer", 56.0, 79.0)],
                   str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_benchmark_suite_runs_sft_workers_with_their_arguments(monkeypatch):
+    """`python -m benchmarks --objectives sft sft-contrastive` calls this study's worker: every argument bound to
+    its parameter (the seed an int, the output folder a path, the negatives the library's default)."""
+    import inspect
+
+    from benchmarks import objectives, sft_forgetting
+
+    calls, signature = [], inspect.signature(sft_forgetting.worker)
+
+    def record(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        calls.append(bound.arguments)
+        return {}
+
+    monkeypatch.setattr(sft_forgetting, "worker", record)
+    objectives.run("sft-contrastive", "ours", 3, 8, 8, 43, "out-dir", precision="bf16")
+    objectives.run("sft", "peer", 3, 8, 8, 44, "out-dir")
+    assert [(c["kind"], c["seed"], c["output_dir"], c["precision"]) for c in calls] == [
+        (sft_forgetting.RUNS[True], 43, "out-dir", "bf16"), (sft_forgetting.PEER, 44, "out-dir", "fp32")]
+    assert calls[0]["negatives"] == sft_forgetting.library_default("negatives")
