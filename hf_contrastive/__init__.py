@@ -1,4 +1,4 @@
-"""hf_contrastive: contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive) as
+"""hf_contrastive: contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive, SupCon) as
 drop-in `transformers.Trainer` subclasses and sentence-transformers losses.
 
 The public names, imported on first use so that `import hf_contrastive` (and the CLI's `--help`) stays fast: every

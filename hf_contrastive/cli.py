@@ -13,8 +13,8 @@ from typing import Any
 from . import __version__
 from .errors import EXTRAS, MissingExtraError
 
-DESCRIPTION = """Contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive) with the
-HuggingFace Trainer, and their release to the Hub."""
+DESCRIPTION = """Contrastive fine-tuning of text-embedding models (SimCSE, DeCLUTR, SFT+contrastive, SupCon) with
+the HuggingFace Trainer, and their release to the Hub."""
 EXAMPLES = """examples:
   hf-contrastive demo                                  a few minutes of SimCSE on a CPU, offline
   hf-contrastive train examples/cpu/simcse_unsup.yaml --max_steps 100 --output_dir out
@@ -73,7 +73,7 @@ def override_values(overrides: list[str], config) -> dict[str, Any]:
     from enum import Enum
 
     values: dict[str, Any] = {}
-    parts = [part for part in (config.args, config.run, config.sft_data) if part is not None]
+    parts = [part for part in (config.args, config.run, config.data) if part is not None]
     for item in overrides:
         name = item[2:].partition("=")[0].replace("-", "_") if item.startswith("--") else ""
         for field_name in (name, name[3:] if name.startswith("no_") else None):
@@ -203,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="Train from a YAML config; any config field as --FIELD VALUE overrides it "
                                      "(`train CONFIG.yaml --help` lists the fields).")
     train.add_argument("config", nargs="?", help="YAML file: method, model, data and any field of the method's config.")
-    train.add_argument("--method", help="simcse | declutr | sft_contrastive: overrides the config's (e.g. with "
-                                        "--help: that method's fields).")
+    train.add_argument("--method", help="Overrides the config's method (with --help: that method's fields; "
+                                        "`train --help` lists the methods).")
     train.add_argument("--resume", action="store_true",
                        help="Go on from the latest complete checkpoint in the output dir (after a killed run).")
     train.add_argument("-h", "--help", action="store_true", help="The fields of the config's (or --method's) method.")

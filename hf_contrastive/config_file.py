@@ -1,12 +1,12 @@
 """`train` configs: a YAML file plus command-line overrides, read with transformers' `HfArgumentParser`.
 
 `hf-contrastive train CONFIG.yaml [--FIELD VALUE ...]` reads CONFIG.yaml as TRL reads its `--config` file: each key of
-the file is a flag of the method's parser (`RunArguments`, for `sft_contrastive` also `SFTDataArguments`, then the
-method's config dataclass: `SimCSEConfig`, `DeCLUTRConfig` or `SFTContrastiveConfig`), the file's values become the
-parser's defaults, and a flag on the command line overrides them. A YAML value is read as its flag would read it
-(`learning_rate: 1e-5`, a string to PyYAML, is the float 1e-5; `max_steps: 1.5` is an error, as `--max_steps 1.5`
-is), plus what only YAML can write: `true`/`false` for on/off fields, lists and mappings for fields that take them
-(`report_to: [tensorboard]`, `lr_scheduler_kwargs: {...}`). A wrong type, an unknown key or flag, or a setting the
+the file is a flag of the method's parser (`RunArguments`, the method's own data arguments if its trainer has a
+`data_arguments_class`, e.g. SFT+contrastive's `SFTDataArguments`, then the method's config dataclass, e.g.
+`SimCSEConfig`), the file's values become the parser's defaults, and a flag on the command line overrides them. A
+YAML value is read as its flag would read it (`learning_rate: 1e-5`, a string to PyYAML, is the float 1e-5;
+`max_steps: 1.5` is an error, as `--max_steps 1.5` is), plus what only YAML can write: `true`/`false` for on/off
+fields, lists and mappings for fields that take them (`report_to: [tensorboard]`, `lr_scheduler_kwargs: {...}`). A wrong type, an unknown key or flag, or a setting the
 config rejects raises `ConfigError` naming the file (or the command line), the key and the value.
 
 - `parse_config(path, overrides)`: the settings (`RunConfig`), nothing loaded.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import textwrap
 import types
 import typing
 from collections.abc import Sequence
@@ -46,7 +47,7 @@ class RunArguments:
 
     Parameters:
         method (`str`, *optional*, defaults to `"simcse"`):
-            `simcse`, `declutr` or `sft_contrastive` (`hf_contrastive.trainers.TRAINERS`).
+            A key of `hf_contrastive.trainers.TRAINERS` (`simcse`, `declutr`, `sft_contrastive`, `supcon`).
         model (`str`):
             Hub id or local path of an encoder or a SentenceTransformer (required).
         train_file (`str`, *optional*):
@@ -63,7 +64,7 @@ class RunArguments:
 
     _argument_group_name = "model and data"
 
-    method: str = field(default=DEFAULT_METHOD, metadata={"help": "simcse | declutr | sft_contrastive."})
+    method: str = field(default=DEFAULT_METHOD, metadata={"help": "The method (one of TRAINERS: listed above)."})
     model: str | None = field(default=None, metadata={"help": "Hub id or local path of an encoder or a "
                                                               "SentenceTransformer (required)."})
     train_file: str | None = field(default=None, metadata={"help": "Local path or URL of a .txt (one text per line), "
@@ -88,38 +89,13 @@ class RunArguments:
 
 
 @dataclass
-class SFTDataArguments:
-    """
-    SFT+contrastive's other data: a labelled evaluation set and the unlabelled texts of the contrastive term. Text
-    labels become class ids shared by the training and evaluation sets (`hf_contrastive.data.sft`).
-
-    Parameters:
-        eval_file (`str`, *optional*):
-            A labelled evaluation file (as `train_file`); or `eval_split`, a split of `dataset_name`.
-        unlabelled_file (`str`, *optional*):
-            Texts for the contrastive term only; or `unlabelled_split`, a split of `dataset_name` (labels unused).
-    """
-
-    _argument_group_name = "sft_contrastive data"
-
-    eval_file: str | None = field(default=None, metadata={"help": "A labelled evaluation file."})
-    eval_split: str | None = field(default=None, metadata={"help": "Or a labelled split of dataset_name."})
-    unlabelled_file: str | None = field(default=None, metadata={"help": "Texts for the contrastive term only."})
-    unlabelled_split: str | None = field(default=None, metadata={"help": "Or a split of dataset_name (its labels "
-                                                                         "unused)."})
-
-
-DATA_ARGUMENTS = {"sft_contrastive": (SFTDataArguments,)}  # a method's arguments beyond RunArguments and its config
-
-
-@dataclass
 class RunConfig:
     """A parsed config: the method's trainer class and its arguments; nothing loaded yet."""
 
     trainer_class: type
     run: RunArguments
     args: Any  # the method's config dataclass (e.g. SimCSEConfig)
-    sft_data: SFTDataArguments | None = None
+    data: Any = None  # the method's `data_arguments_class` (e.g. SFT+contrastive's SFTDataArguments), if it has one
 
 
 @dataclass
@@ -129,7 +105,7 @@ class Run:
     config: RunConfig
     train_dataset: Any
     eval_dataset: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)  # SFT+contrastive: unlabelled_dataset, evaluator
+    extra: dict[str, Any] = field(default_factory=dict)  # other trainer arguments, e.g. an unlabelled_dataset
 
     def trainer_kwargs(self) -> dict[str, Any]:
         """The trainer's keyword arguments: `model` (a name or path), `args`, the datasets and any `extra`."""
@@ -169,6 +145,10 @@ def read_yaml(path: str) -> dict[str, Any]:
     return config
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each flag's default (as `HfArgumentParser`'s), the description's lines (the method list) as written."""
+
+
 class ConfigParser(HfArgumentParser):
     """`HfArgumentParser` whose command-line errors raise `ConfigError` instead of exiting."""
 
@@ -181,7 +161,8 @@ def method_dataclasses(method: str) -> tuple[type, tuple[type, ...]]:
     from .trainers import TRAINERS
 
     trainer_class = TRAINERS[method]
-    return trainer_class, (RunArguments, *DATA_ARGUMENTS.get(method, ()), trainer_class.training_args_class)
+    data = (trainer_class.data_arguments_class,) if trainer_class.data_arguments_class is not None else ()
+    return trainer_class, (RunArguments, *data, trainer_class.training_args_class)
 
 
 def select_method(values: dict[str, Any], overrides: Sequence[str], path: str | None) -> str:
@@ -201,15 +182,21 @@ def select_method(values: dict[str, Any], overrides: Sequence[str], path: str | 
 def method_parser(method: str, values: dict[str, Any] | None = None, path: str | None = None) -> ConfigParser:
     """The parser of `method`'s settings, with `values` (a YAML file's mapping, from `path`) checked and set as its
     defaults: what `--help` lists and what the command-line flags override."""
+    from .trainers import TRAINERS
+
     trainer_class, dataclass_types = method_dataclasses(method)
+    methods = "\n".join(f"  {name:<16} {trainer.help}" for name, trainer in TRAINERS.items())
     parser = ConfigParser(
         dataclass_types, prog="hf-contrastive train", allow_abbrev=False,
         usage="hf-contrastive train CONFIG.yaml [--resume] [--FIELD VALUE ...]",
-        description=f"Train with method {method} ({trainer_class.__name__}): each key of CONFIG.yaml is one of the "
-                    f"flags below{' (defaults: the values of ' + path + ')' if path else ''}, and a flag given on "
-                    "the command line overrides it. --resume: go on from the latest complete checkpoint in "
-                    "output_dir. Other methods' settings: --method simcse|declutr|sft_contrastive --help.",
+        description=textwrap.fill(
+            f"Train with method {method} ({trainer_class.__name__}): each key of CONFIG.yaml is one of the flags "
+            f"below{' (defaults: the values of ' + path + ')' if path else ''}, and a flag given on the command line "
+            "overrides it. --resume: go on from the latest complete checkpoint in output_dir.", width=100)
+        + f"\n\nmethods (another's settings: --method METHOD --help):\n{methods}",
+        formatter_class=HelpFormatter,
     )
+    flag_actions(parser)["method"].help = f"{' | '.join(TRAINERS)} (default: {DEFAULT_METHOD})."
     if values:
         parser.set_defaults(**file_defaults(parser, values, path or "config", method))
     return parser
@@ -298,15 +285,6 @@ def unknown_flags(remaining: list[str], parser: ConfigParser, method: str) -> st
     return f"command line: unknown flag {flag}{unknown_hint(key, list(flag_actions(parser)), method, '--')}."
 
 
-def check_splits(sft_data: SFTDataArguments, run: RunArguments, where: str) -> None:
-    """`eval_split` and `unlabelled_split` are splits of `dataset_name`."""
-    for name in ("eval_split", "unlabelled_split"):
-        if getattr(sft_data, name) and not run.dataset_name:
-            file = name.replace("split", "file")
-            raise ConfigError(f"{where}: `{name}={getattr(sft_data, name)!r}` is a split of `dataset_name`; give "
-                              f"`dataset_name`, or an `{file}`.")
-
-
 def parse_config(path: str | None, overrides: Sequence[str] = ()) -> RunConfig:
     """The settings of a config file (`path`; `None`: the command line only) with the command-line `overrides`
     (`["--learning_rate", "1e-4", ...]`) applied; checked, nothing loaded."""
@@ -324,37 +302,31 @@ def parse_config(path: str | None, overrides: Sequence[str] = ()) -> RunConfig:
         where = " ".join(filter(None, [path, f"(with {' '.join(overrides)})" if overrides else ""]))
         raise ConfigError(f"{where or 'command line'}: {error}") from None
     config = RunConfig(method_dataclasses(method)[0], run, args, *data)
-    if config.sft_data is not None:
-        check_splits(config.sft_data, run, path or "command line")
+    if config.data is not None:
+        try:
+            config.data.check(run)
+        except ValueError as error:
+            raise ConfigError(f"{path or 'command line'}: {error}") from None
     return config
 
 
 def load_run(path: str | None, overrides: Sequence[str] = ()) -> Run:
     """`parse_config(path, overrides)` and the datasets it names: the training set (`train_file` or a split of
-    `dataset_name`, its first `max_train_samples` rows), the STS set of `sts_eval` and, for SFT+contrastive, the
-    labelled evaluation and unlabelled sets with the class ids of the training set. Data errors raise `DataError`
-    naming the file, row and value; nothing is trained."""
+    `dataset_name`, its first `max_train_samples` rows), the STS set of `sts_eval` and what the method's trainer
+    makes of them and of its own data arguments (`run_datasets`: e.g. SFT+contrastive's labelled evaluation and
+    unlabelled sets, with the class ids of the training set). Data errors raise `DataError` naming the file, row and
+    value; nothing is trained."""
     from .data.loading import load_file_or_split
     from .evaluation.sts_files import load_sts_dataset
 
     config = parse_config(path, overrides)
-    run, sft = config.run, config.sft_data
+    run = config.run
     train_dataset = load_file_or_split(run.train_file, run.dataset_name, run.dataset_config, run.dataset_split)
     if run.max_train_samples is not None:
         train_dataset = train_dataset.select(range(min(run.max_train_samples, len(train_dataset))))
     sts = load_sts_dataset(run.sts_eval) if run.sts_eval else None
-    if sft is None:
-        return Run(config, train_dataset, sts)
-    from .data.sft import sft_datasets
-    from .evaluation.sts import STSEvaluator
 
-    labelled, unlabelled = (load_file_or_split(file, run.dataset_name, run.dataset_config, split) if file or split
-                            else None for file, split in ((sft.eval_file, sft.eval_split),
-                                                          (sft.unlabelled_file, sft.unlabelled_split)))
-    train_dataset, labelled = sft_datasets(train_dataset, labelled)
-    extra = {} if unlabelled is None else {"unlabelled_dataset": unlabelled}
-    if labelled is None:  # the STS set is the evaluation set (the trainer makes it the `sts-dev` evaluator)
-        return Run(config, train_dataset, sts, extra)
-    if sts is not None:  # beside a labelled evaluation set, the STS set is an extra evaluator
-        extra["evaluator"] = STSEvaluator.from_dataset(sts, name="sts-dev")
-    return Run(config, train_dataset, labelled, extra)
+    def load(file: str | None, split: str | None) -> Any:
+        return load_file_or_split(file, run.dataset_name, run.dataset_config, split)
+
+    return Run(config, *config.trainer_class.run_datasets(train_dataset, sts, config.data, load))

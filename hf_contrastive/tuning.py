@@ -26,38 +26,21 @@ STUDY_NAME = "hf-contrastive"
 
 LEARNING_RATE = {"type": "float", "low": 1e-6, "high": 1e-4, "log": True}
 TEMPERATURE = {"type": "float", "low": 0.01, "high": 0.2, "log": True}
-DEFAULT_SEARCH_SPACES: dict[str, SearchSpace] = {
-    "simcse": {"learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
-               "per_device_train_batch_size": {"type": "categorical", "choices": [32, 64, 128]}},
-    "declutr": {"learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
-                "mlm_weight": {"type": "float", "low": 0.1, "high": 2.0, "log": True}},
-    "sft_contrastive": {"learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
-                        "contrastive_weight": {"type": "float", "low": 0.1, "high": 10.0, "log": True},
-                        "head_learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}},
-}
 
 
 def default_search_space(trainer_class: type) -> SearchSpace:
-    """The search space of a method (`trainer_class.method`), searched when no other is given.
+    """The search space of a method, its trainer's `search_space`, searched when no other is given.
 
-    Every method draws `learning_rate` log-uniformly in [1e-6, 1e-4] (the step that matters most; its good values
-    span orders of magnitude, from 1e-5 for large encoders to 1e-4 with LoRA) and the softmax `temperature`
-    log-uniformly in [0.01, 0.2] (SimCSE's ablation, its Table D.1, finds 0.05 best and 0.001 or 1 far worse; the
-    contrastive terms here are all InfoNCE-like). Then one or two settings of the method:
-
-    - SimCSE: `per_device_train_batch_size` in {32, 64, 128}: the in-batch negatives; the paper tunes it with the
-      learning rate (its Appendix A grid), and it changes the right learning rate.
-    - DeCLUTR: `mlm_weight` log-uniformly in [0.1, 2]: the weight of the MLM term against the contrastive one (the
-      original adds them unweighted, 1.0; its ablation finds the MLM term helps some tasks and not others).
-    - SFT+contrastive: `contrastive_weight` λ log-uniformly in [0.1, 10], the trade between the task and keeping
-      the pretrained embedding space, and `head_learning_rate` in [1e-4, 1e-2], as a fresh head wants more than the
-      encoder. Maximising `eval_accuracy` alone favours a small λ: to keep the embeddings' quality, watch a metric
-      that values it too (e.g. an STS evaluator's, or a `compute_objective` combining both).
+    Every method draws `learning_rate` log-uniformly in [1e-6, 1e-4] (`LEARNING_RATE`: the step that matters most;
+    its good values span orders of magnitude, from 1e-5 for large encoders to 1e-4 with LoRA) and the softmax
+    `temperature` log-uniformly in [0.01, 0.2] (`TEMPERATURE`: SimCSE's ablation, its Table D.1, finds 0.05 best and
+    0.001 or 1 far worse; the contrastive terms here are all InfoNCE-like), then one or two settings of its own,
+    explained beside each trainer's `search_space`.
     """
-    if trainer_class.method not in DEFAULT_SEARCH_SPACES:
+    if trainer_class.search_space is None:
         raise ValueError(f"{trainer_class.__name__} has no default search space (method {trainer_class.method!r}); "
-                         f"give one (methods with one: {sorted(DEFAULT_SEARCH_SPACES)}).")
-    return DEFAULT_SEARCH_SPACES[trainer_class.method]
+                         "give one.")
+    return trainer_class.search_space
 
 
 def optuna_hp_space(space: SearchSpace) -> Callable[[Any], dict[str, Any]]:

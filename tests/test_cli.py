@@ -201,7 +201,7 @@ def test_a_failed_push_says_to_run_it_again_with_every_option_given():
 
 def test_unknown_method_is_named(tmp_path, capsys):
     assert main(["train", write_config(tmp_path, "method: simclr\nmodel: x\n")]) == 2
-    assert "`method` must be one of ['declutr', 'sft_contrastive', 'simcse'], got 'simclr'" in capsys.readouterr().err
+    assert "`method` must be one of ['declutr', 'sft_contrastive', 'simcse', 'supcon'], got 'simclr'" in capsys.readouterr().err
 
 
 def test_malformed_yaml_names_the_line(tmp_path, capsys):

@@ -55,7 +55,7 @@ def test_every_example_parses_to_its_values(path):
         raw = yaml.safe_load(f)
     config = parse_config(path, ["--fp16", "false", "--use_cpu"])  # fp16 needs a GPU
     assert config.trainer_class.method == raw["method"]
-    settings = [config.run, config.sft_data, config.args]
+    settings = [config.run, config.data, config.args]
     for key, value in raw.items():
         if key != "fp16":
             parsed = getattr(next(s for s in settings if s is not None and hasattr(s, key)), key)
@@ -90,7 +90,7 @@ def test_a_wrong_value_in_the_file_names_the_file_key_and_value(tmp_path, line, 
     (["--learning_r", "1e-5"], "command line: unknown flag --learning_r (did you mean `--learning_rate`?)"),
     (["--min_span_len", "3"], "command line: unknown flag --min_span_len: it applies to `method: declutr` only"),
     (["--lr_scheduler_type", "linar"], "argument --lr_scheduler_type/--lr-scheduler-type: invalid choice: 'linar'"),
-    (["--method", "simclr"], "command line: `method` must be one of ['declutr', 'sft_contrastive', 'simcse'], got "
+    (["--method", "simclr"], "command line: `method` must be one of ['declutr', 'sft_contrastive', 'simcse', 'supcon'], got "
                              "'simclr'"),
     (["other.yaml"], "command line: unexpected argument 'other.yaml'"),
 ])

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from sentence_transformers import SentenceTransformer
 
-from hf_contrastive import DeCLUTRConfig, SFTContrastiveConfig, SimCSEConfig
+from hf_contrastive import TRAINERS, DeCLUTRConfig, SFTContrastiveConfig, SimCSEConfig, SupConConfig
 from hf_contrastive.config_file import parse_config
 from tests.helpers import ROOT
 
@@ -77,9 +77,18 @@ def short_run(tiny_encoder_dir, tmp_path):
             "--eval_strategy", "no", "--report_to", "none", "--precision", "fp32"]
 
 
+def test_supcon_config():
+    raw, args = parse_example_config("supcon", SupConConfig)
+    assert raw["method"] == "supcon" and raw["dataset_name"] == "fancyzhx/ag_news"
+    expected = {"num_views": 2, "temperature": 0.07, "base_temperature": 0.07, "contrast_mode": "all",
+                "per_device_train_batch_size": 256, "max_seq_length": 64}
+    for key, value in expected.items():
+        assert getattr(args, key) == value, key
+
+
 def test_every_method_has_a_cpu_example():
     methods = {yaml.safe_load(open(os.path.join(CPU, name)))["method"] for name in CPU_CONFIGS}
-    assert methods == {"simcse", "declutr", "sft_contrastive"}
+    assert methods == set(TRAINERS)
 
 
 @pytest.mark.parametrize("name", CPU_CONFIGS)

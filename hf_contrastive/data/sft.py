@@ -1,8 +1,9 @@
-"""SFT+contrastive's datasets as the trainer takes them: class ids shared by the training and evaluation sets.
+"""Labelled datasets as the trainers take them (SFT+contrastive, SupCon): class ids shared by the training and
+evaluation sets.
 
-`hf-contrastive train` loads the files or splits of a config (`hf_contrastive.config_file.load_run`) and shapes them
-here: text labels of the training set become class ids (`class_encode_column`: the sorted names), the labelled
-evaluation set gets the same ids (`load_run` adds the unlabelled and STS sets).
+`hf-contrastive train` loads the files or splits of a config (`hf_contrastive.config_file.load_run`) and the trainer's
+`run_datasets` shapes them here: text labels of the training set become class ids (`class_encode_column`: the
+sorted names), and a labelled evaluation set gets the same ids.
 """
 
 from __future__ import annotations

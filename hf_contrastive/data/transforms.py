@@ -154,26 +154,35 @@ def prepare_documents(
 LABEL_COLUMN = "label"
 
 
+def check_class_ids(dataset: Any, name: str, method: str, missing: str = "") -> Any:
+    """The `label` column holds class ids (a `ClassLabel`, or integers), none missing (`missing` says what to write
+    instead); `DataError` naming `name`, the row and the value otherwise. Returns the column (pyarrow)."""
+    import pyarrow.compute as pc
+
+    feature = dataset.features[LABEL_COLUMN]
+    dtype = getattr(feature, "dtype", None)
+    labels = arrow_column(dataset, LABEL_COLUMN)
+    if getattr(feature, "names", None) is None and dtype in ("string", "large_string"):
+        raise DataError(f"`{name}` column 'label' holds strings; {method} needs class ids (row 0: "
+                        f"{labels[0].as_py()!r}): encode them with `dataset = dataset.class_encode_column('label')` "
+                        "(its ClassLabel names are kept).")
+    if labels.null_count:
+        raise DataError(f"`{name}` row {pc.index(labels.is_null(), True).as_py()}: 'label' is missing (None)"
+                        f"{missing}.")
+    if getattr(feature, "names", None) is None and not str(dtype).startswith(("int", "uint")):
+        raise DataError(f"`{name}` column 'label' must hold integer class ids, found {feature} (row 0: "
+                        f"{labels[0].as_py()!r}); whole numbers can be cast with "
+                        "`dataset.cast_column('label', Value('int64'))`.")
+    return labels
+
+
 def label_names(dataset: Any, num_labels: int | None, name: str = "train_dataset") -> dict[int, str]:
     """`{class id: name}` of the `label` column: a `ClassLabel`'s names, else ids `0..num_labels-1` with `num_labels`
     given or the largest label + 1. Every label is checked to be an int in `[-1, num_labels)` (-1: unlabelled)."""
     import pyarrow.compute as pc
 
-    feature = dataset.features[LABEL_COLUMN]
-    names = getattr(feature, "names", None)
-    dtype = getattr(feature, "dtype", None)
-    labels = arrow_column(dataset, LABEL_COLUMN)
-    if names is None and dtype in ("string", "large_string"):
-        raise DataError(f"`{name}` column 'label' holds strings; SFT+contrastive needs class ids (row 0: "
-                        f"{labels[0].as_py()!r}): encode them with `dataset = dataset.class_encode_column('label')` "
-                        "(its ClassLabel names are kept).")
-    if labels.null_count:
-        raise DataError(f"`{name}` row {pc.index(labels.is_null(), True).as_py()}: 'label' is missing (None); use -1 "
-                        "for an unlabelled row.")
-    if names is None and not str(dtype).startswith(("int", "uint")):
-        raise DataError(f"`{name}` column 'label' must hold integer class ids, found {feature} (row 0: "
-                        f"{labels[0].as_py()!r}); whole numbers can be cast with "
-                        "`dataset.cast_column('label', Value('int64'))`.")
+    names = getattr(dataset.features[LABEL_COLUMN], "names", None)
+    labels = check_class_ids(dataset, name, "SFT+contrastive", "; use -1 for an unlabelled row")
     smallest, largest = (value.as_py() for value in pc.min_max(labels).values())
     if num_labels is None:
         num_labels = len(names) if names is not None else largest + 1
@@ -249,3 +258,26 @@ def with_unlabelled(labelled: Any, unlabelled: Any, strategy: str, name: str = "
     labelled = labelled.cast_column(LABEL_COLUMN, Value("int64"))
     unlabelled = unlabelled.cast(labelled.features)
     return concatenate_datasets([labelled, unlabelled])
+
+
+def supcon_columns(dataset: Any, name: str = "train_dataset") -> Any:
+    """`(views..., label)` in order for SupCon: every column but `label` is a text view of the row (one text, or
+    several, e.g. a text and its paraphrase); `label` holds class ids (any integers: rows with equal ids are
+    positives)."""
+    if dataset is None:
+        return None
+    check_single_table(dataset, name)
+    check_not_empty(dataset, name)
+    columns = list(dataset.column_names or [])
+    if LABEL_COLUMN not in columns:
+        raise DataError(f"SupCon needs a 'label' column of class ids; `{name}` has columns {columns} "
+                        "(rename yours with `dataset.rename_column(..., 'label')`).")
+    views = [c for c in columns if c != LABEL_COLUMN]
+    if not views:
+        raise DataError(f"SupCon needs at least one text column besides 'label'; `{name}` has columns {columns}.")
+    check_column_names(views, name)
+    check_strings(dataset, views, name)
+    check_texts(dataset, views, name)
+    check_class_ids(dataset, name, "SupCon")
+    chosen = [*views, LABEL_COLUMN]
+    return dataset.select_columns(chosen) if chosen != columns else dataset

@@ -88,12 +88,15 @@ class ContrastiveTrainer(CheckpointMixin, HyperparameterSearchMixin, ReleaseMixi
     # What a method declares (each trainer sets these; the CLI's `method:` table and the model card read them):
     method: str = ""  # the `method:` value of a YAML config, e.g. "simcse"
     method_name: str = ""  # the display name, e.g. "SimCSE"
+    help: str = ""  # one line on the method and its data, for the CLI's method list
     paper: dict[str, str] = {}  # {"title": ..., "id": arXiv id} of the method's paper, if any
     card_fields: tuple[str, ...] = ()  # config fields shown in the model card beside the loss's own settings
     loss_class: type | None = None  # the default loss; its `settings_class` fields are config fields too
     default_pooler = DEFAULT_POOLER  # for a plain encoder when `args.pooler` is None (SimCSE's cls)
     prepare_with_user_loss = False  # whether `prepare_dataset` also runs when the user gives a `loss`
     data_fields: tuple[str, ...] = ()  # config fields the prepared datasets depend on: fixed for every trial
+    search_space: dict[str, dict[str, Any]] | None = None  # `tune`'s default space (see `hf_contrastive.tuning`)
+    data_arguments_class: type | None = None  # a config file's data fields beyond RunArguments (see `run_datasets`)
     training_args_class = ContrastiveConfig
     # transformers' gradient-accumulation contract: every loss here is a mean over its micro-batch, not normalised by
     # `num_items_in_batch`, so `training_step` divides it by the accumulation steps (an accumulated step is the mean
@@ -171,6 +174,15 @@ class ContrastiveTrainer(CheckpointMixin, HyperparameterSearchMixin, ReleaseMixi
         keep_local_paths_private(self.model)
         if self.args.should_log:
             logger.log(*precision_message(precision_in_effect(self.args), self.args.hardware))
+
+    @classmethod
+    def run_datasets(cls, train_dataset: Any, sts_dataset: Any, data: Any,
+                     load: Callable[[str | None, str | None], Any]) -> tuple[Any, Any, dict[str, Any]]:
+        """A config file's datasets as this trainer takes them (`hf_contrastive.config_file.load_run`): `(train_dataset,
+        eval_dataset, other trainer arguments)` from the loaded training set, the STS set of `sts_eval` (or `None`),
+        the values of `data_arguments_class` (`data`, or `None`) and `load(file, split)`, which loads a file or a
+        split of the config's dataset. The base class evaluates on the STS set."""
+        return train_dataset, sts_dataset, {}
 
     def as_model(self, model: Any, args: ContrastiveConfig) -> SentenceTransformer | None:
         """A name or path built into a SentenceTransformer (`build_model`), a SentenceTransformer as it is."""

@@ -16,6 +16,7 @@ from ..data.transforms import prepare_documents
 from ..losses.declutr import DeCLUTRLoss
 from ..optimization import LegacyAdamW, slanted_triangular_schedule
 from ..settings import settings_values
+from ..tuning import LEARNING_RATE, TEMPERATURE
 from .base_trainer import ContrastiveTrainer
 from .declutr_config import DeCLUTRConfig
 
@@ -58,6 +59,11 @@ class DeCLUTRTrainer(ContrastiveTrainer):
     loss_class = DeCLUTRLoss
     default_pooler = "avg"  # mean pooling, as the original
     prepare_with_user_loss = True  # spans are this trainer's input format, whatever the loss
+    help = "DeCLUTR (Giorgi et al., 2021): long documents, spans sampled from the same document as positives"
+    # the MLM term's weight against the contrastive one (the original adds them unweighted, 1.0; its ablation finds
+    # the MLM term helps some tasks and not others)
+    search_space = {"learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
+                    "mlm_weight": {"type": "float", "low": 0.1, "high": 2.0, "log": True}}
     training_args_class = DeCLUTRConfig
     data_collator_class = DeCLUTRDataCollator
     data_fields = ("num_anchors", "max_span_len", "strict_length")  # which documents are kept

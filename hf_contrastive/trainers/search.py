@@ -82,7 +82,7 @@ class HyperparameterSearchMixin:
         `sampler=optuna.samplers.TPESampler(seed=0)`, `storage`, `study_name`), with `model_init`, where
 
         - each trial trains a fresh model with the config `trial_args` builds and its own loss (`setup_fresh_model`);
-        - `hp_space` defaults to the method's search space (`hf_contrastive.tuning.DEFAULT_SEARCH_SPACES`);
+        - `hp_space` defaults to the trainer's `search_space` (`hf_contrastive.tuning.default_search_space`);
         - `compute_objective` defaults to the watched metric (`objective_metric`), and `direction` to `maximize`
           (`minimize` when `greater_is_better=False`; pass it with a `compute_objective` to minimise).
 

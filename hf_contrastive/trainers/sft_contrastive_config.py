@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..data.batches import BatchCompositionSettings, labelled_rows
 from ..losses.sft_contrastive import SFTContrastiveSettings
@@ -75,3 +76,33 @@ class SFTContrastiveConfig(SFTContrastiveSettings, BatchCompositionSettings, Con
         self.prediction_loss_only = prediction_loss_only  # sentence-transformers forces True: its losses predict nothing
         if self.head_learning_rate is not None:  # after the parent turned a JSON string into a dict
             self.learning_rate_mapping = {**self.learning_rate_mapping, HEAD_PARAMETERS: self.head_learning_rate}
+
+
+@dataclass
+class SFTDataArguments:
+    """
+    SFT+contrastive's other data: a labelled evaluation set and the unlabelled texts of the contrastive term. Text
+    labels become class ids shared by the training and evaluation sets (`hf_contrastive.data.sft`).
+
+    Parameters:
+        eval_file (`str`, *optional*):
+            A labelled evaluation file (as `train_file`); or `eval_split`, a split of `dataset_name`.
+        unlabelled_file (`str`, *optional*):
+            Texts for the contrastive term only; or `unlabelled_split`, a split of `dataset_name` (labels unused).
+    """
+
+    _argument_group_name = "sft_contrastive data"
+
+    eval_file: str | None = field(default=None, metadata={"help": "A labelled evaluation file."})
+    eval_split: str | None = field(default=None, metadata={"help": "Or a labelled split of dataset_name."})
+    unlabelled_file: str | None = field(default=None, metadata={"help": "Texts for the contrastive term only."})
+    unlabelled_split: str | None = field(default=None, metadata={"help": "Or a split of dataset_name (its labels "
+                                                                         "unused)."})
+
+    def check(self, run: Any) -> None:
+        """`eval_split` and `unlabelled_split` are splits of the config's `dataset_name` (`run`: its RunArguments)."""
+        for name in ("eval_split", "unlabelled_split"):
+            if getattr(self, name) and not run.dataset_name:
+                file = name.replace("split", "file")
+                raise ValueError(f"`{name}={getattr(self, name)!r}` is a split of `dataset_name`; give "
+                                 f"`dataset_name`, or an `{file}`.")

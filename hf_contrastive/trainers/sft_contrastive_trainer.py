@@ -13,12 +13,15 @@ from sentence_transformers import SentenceTransformer
 from ..data.batches import (AlternatingBatchSampler, BatchCompositionSettings, MixedBatchSampler, check_composition,
                             labelled_rows, mixing_share)
 from ..data.checks import arrow_column
+from ..data.sft import sft_datasets
 from ..data.transforms import label_names, sft_columns, with_unlabelled
 from ..errors import DataError
 from ..evaluation.metrics import classification_metrics
+from ..evaluation.sts import STSEvaluator
 from ..losses.sft_contrastive import SFTContrastiveLoss
+from ..tuning import LEARNING_RATE, TEMPERATURE
 from .base_trainer import ContrastiveTrainer
-from .sft_contrastive_config import SFTContrastiveConfig
+from .sft_contrastive_config import SFTContrastiveConfig, SFTDataArguments
 
 
 class SFTContrastiveTrainer(ContrastiveTrainer):
@@ -58,6 +61,14 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
     loss_class = SFTContrastiveLoss
     default_pooler = "avg"
     prepare_with_user_loss = True  # unlabelled rows and the alternating DatasetDict are this trainer's format
+    help = "SFT+contrastive: classification on labelled (and unlabelled) texts, keeping the pretrained space"
+    # λ, the trade between the task and keeping the pretrained space, and the head's learning rate (a fresh head wants
+    # more than the encoder). Maximising `eval_accuracy` alone favours a small λ: to keep the embeddings' quality,
+    # watch a metric that values it too (an STS evaluator's, or a `compute_objective` combining both).
+    search_space = {"learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
+                    "contrastive_weight": {"type": "float", "low": 0.1, "high": 10.0, "log": True},
+                    "head_learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
+    data_arguments_class = SFTDataArguments
     training_args_class = SFTContrastiveConfig
     data_fields = ("num_labels", "strategy")  # the classes and the labelled/unlabelled layout of the prepared data
     default_metric_hint = "; a labelled `eval_dataset` gives `eval_accuracy`"
@@ -78,6 +89,22 @@ class SFTContrastiveTrainer(ContrastiveTrainer):
         # Set after construction: sentence-transformers' trainer warns on `compute_metrics`, as its losses give no
         # predictions; this trainer's `prediction_step` gives the head's logits.
         self.compute_metrics = compute_metrics or classification_metrics
+
+    @classmethod
+    def run_datasets(cls, train_dataset: Any, sts_dataset: Any, data: SFTDataArguments, load) -> tuple[Any, Any, dict]:
+        """A config file's labelled evaluation set (`eval_file` / `eval_split`) and unlabelled set (`unlabelled_file`
+        / `unlabelled_split`) beside the training set, text labels made the training set's class ids. The STS set is
+        the evaluation set without a labelled one, else an extra `sts-dev` evaluator."""
+        labelled, unlabelled = (load(file, split) if file or split else None
+                                for file, split in ((data.eval_file, data.eval_split),
+                                                    (data.unlabelled_file, data.unlabelled_split)))
+        train_dataset, labelled = sft_datasets(train_dataset, labelled)
+        extra = {} if unlabelled is None else {"unlabelled_dataset": unlabelled}
+        if labelled is None:  # the STS set is the evaluation set (the trainer makes it the `sts-dev` evaluator)
+            return train_dataset, sts_dataset, extra
+        if sts_dataset is not None:
+            extra["evaluator"] = STSEvaluator.from_dataset(sts_dataset, name="sts-dev")
+        return train_dataset, labelled, extra
 
     def prepare_dataset(self, dataset: Any, args: SFTContrastiveConfig, name: str, model: SentenceTransformer) -> Any:
         """Validate texts and labels; the training set fixes the classes and the text columns (the evaluation set

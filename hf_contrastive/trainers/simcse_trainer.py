@@ -9,6 +9,7 @@ from sentence_transformers import SentenceTransformer
 from ..data.transforms import simcse_columns
 from ..losses.simcse import SimCSELoss
 from ..modeling.builder import build_sentence_transformer
+from ..tuning import LEARNING_RATE, TEMPERATURE
 from .base_trainer import ContrastiveTrainer
 from .simcse_config import SimCSEConfig
 
@@ -36,6 +37,10 @@ class SimCSETrainer(ContrastiveTrainer):
     card_fields = ("mode",)
     loss_class = SimCSELoss
     training_args_class = SimCSEConfig
+    help = "SimCSE (Gao et al., 2021): unsupervised on plain texts (dropout views), or supervised on NLI triplets"
+    # the in-batch negatives: the paper tunes the batch with the learning rate (its Appendix A grid)
+    search_space = {"learning_rate": LEARNING_RATE, "temperature": TEMPERATURE,
+                    "per_device_train_batch_size": {"type": "categorical", "choices": [32, 64, 128]}}
 
     data_fields = ("mode",)  # the columns of the prepared data
     _train_only_mlp = False  # whether the model was built to pool `cls_before_pooler`, its MLP in the loss

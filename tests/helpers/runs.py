@@ -1,9 +1,10 @@
 """The small training runs of the resume, non-finite-loss and push-failure tests, and a way to make a loss
-non-finite: SimCSE (unsupervised, with the loss-owned MLP), DeCLUTR and SFT+contrastive on the tiny encoder."""
+non-finite: SimCSE (unsupervised, with the loss-owned MLP), DeCLUTR, SFT+contrastive and SupCon on the tiny encoder."""
 
 from __future__ import annotations
 
 MAX_STEPS, SAVE_STEPS = 8, 2
+METHOD_RUNS = {"simcse": "simcse", "declutr": "declutr", "sft_contrastive": "sft-mixing", "supcon": "supcon"}
 COMMON = dict(use_cpu=True, report_to="none", logging_steps=1, disable_tqdm=True, seed=0, dataloader_drop_last=False,
               max_steps=MAX_STEPS, save_strategy="steps", save_steps=SAVE_STEPS)
 
@@ -16,7 +17,7 @@ def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
     from datasets import Dataset
 
     from hf_contrastive import (DeCLUTRConfig, DeCLUTRTrainer, SFTContrastiveConfig, SFTContrastiveTrainer,
-                                SimCSEConfig, SimCSETrainer)
+                                SimCSEConfig, SimCSETrainer, SupConConfig, SupConTrainer)
     from tests.helpers.encoder import SENTENCES
 
     settings = COMMON | dict(output_dir=output_dir) | overrides
@@ -42,6 +43,10 @@ def make_trainer(method: str, model_dir: str, output_dir: str, **overrides):
                                      train_dataset=labelled.select(range(5)) if mixing else labelled,
                                      unlabelled_dataset=Dataset.from_dict({"text": SENTENCES[8:] if mixing
                                                                           else SENTENCES[::-1]}))
+    if method == "supcon":  # two dropout views of each text, 3 classes
+        args = SupConConfig(**(dict(per_device_train_batch_size=8, learning_rate=1e-3) | settings))
+        labelled = Dataset.from_dict({"text": SENTENCES, "label": [i % 3 for i in range(len(SENTENCES))]})
+        return SupConTrainer(model=model_dir, args=args, train_dataset=labelled)
     raise ValueError(f"unknown method {method!r}")
 
 
