@@ -1,8 +1,8 @@
 """Every ```python block of README.md and docs/ runs, as written, so that none can go stale.
 
 The blocks of one page run in order in one fresh Python process (a page reads as one session), in a scratch folder
-that sees the repository's `benchmarks/` and `examples/`, against the local Hub (tests/hub/server.py): the model ids
-the pages name (`sentence-transformers/all-MiniLM-L6-v2`) are served there as a tiny random BERT, and pushes land
+that sees the repository's `benchmarks/` and `examples/`, against the local Hub (tests/helpers/hub_server.py): the
+model ids the pages name (`sentence-transformers/all-MiniLM-L6-v2`) are served there as a tiny random BERT, and pushes land
 there. The text of a snippet is not changed; only where its model comes from is.
 """
 
@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers import ROOT
 from tests.helpers.encoder import build_tiny_encoder
-from tests.hub.server import LocalHub, run_client
+from tests.helpers.hub_server import LocalHub, run_client
 
 PAGES = sorted(["README.md", *(str(p.relative_to(ROOT)) for p in Path(ROOT, "docs").rglob("*.md"))])
 HUB_MODELS = ("sentence-transformers/all-MiniLM-L6-v2",)  # the model ids the pages use

@@ -20,6 +20,7 @@ NEEDS_A_MODEL = {  # docstrings whose example builds a trainer or loads a Hub mo
     "hf_contrastive.trainers.declutr_trainer.DeCLUTRTrainer",
     "hf_contrastive.trainers.sft_contrastive_trainer.SFTContrastiveTrainer",
     "hf_contrastive.trainers.simcse_trainer.SimCSETrainer",
+    "hf_contrastive.trainers.supcon_trainer.SupConTrainer",
 }
 MODULES = sorted(info.name for package in (hf_contrastive, benchmarks)
                  for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."))

@@ -75,3 +75,20 @@ def test_the_top_level_lists_and_resolves_its_public_names():
         assert getattr(hf_contrastive, name) is not None
     with pytest.raises(AttributeError, match="has no attribute 'STSTask'"):
         hf_contrastive.STSTask
+
+
+def test_test_modules_import_only_the_helpers():
+    """No test module imports another (or conftest): what tests share lives in tests/helpers/."""
+    import ast
+    import pathlib
+
+    offending = []
+    for path in pathlib.Path(__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ["tests." + (node.module or "") if node.level else node.module or ""] \
+                if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            offending += [f"{path.name}: {name}" for name in names
+                          if name.startswith("tests") and not name.startswith("tests.helpers")
+                          and path.parent.name != "helpers"]  # helpers import each other
+    assert not offending, offending

@@ -1,4 +1,4 @@
-"""Clients of the local Hub (tests/hub/server.py) run in subprocesses, and what every test checks after them."""
+"""Clients of the local Hub (tests/helpers/hub_server.py) run in subprocesses, and what every test checks after them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import ROOT
-from tests.hub.server import DEFAULT_TOKEN, LocalHub, run_client
+from tests.helpers.hub_server import DEFAULT_TOKEN, LocalHub, run_client
 
 
 def client_code(code: str, prelude: str = "") -> str:

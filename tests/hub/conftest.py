@@ -1,8 +1,8 @@
-"""The local Hub (tests/hub/server.py) for the tests of this folder: a fresh one per test, stopped after it."""
+"""The local Hub (tests/helpers/hub_server.py) for the tests of this folder: a fresh one per test, stopped after it."""
 
 import pytest
 
-from tests.hub.server import LocalHub
+from tests.helpers.hub_server import LocalHub
 
 
 @pytest.fixture()

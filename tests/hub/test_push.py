@@ -4,7 +4,7 @@ import pytest
 
 from hf_contrastive.hub.push import push_release, push_timeout
 from tests.helpers.hub import assert_clean, client
-from tests.hub.server import DEFAULT_TOKEN
+from tests.helpers.hub_server import DEFAULT_TOKEN
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ import hashlib
 
 from tests.helpers.hub import assert_clean, client, client_code
 from tests.helpers.runs import make_trainer
-from tests.hub.server import run_client
+from tests.helpers.hub_server import run_client
 
 FAST_BACKOFF = """
 import huggingface_hub.utils._http as _http

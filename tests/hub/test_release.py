@@ -1,6 +1,6 @@
-"""Hub releases against the local Hub-protocol server (tests/hub/server.py): push with the trainers, then download
-with a fresh cache and compare embeddings (pushes that fail: tests/hub/test_push_failures.py). Clients run in
-subprocesses (huggingface_hub reads HF_ENDPOINT at import; this process is offline)."""
+"""Hub releases against the local Hub-protocol server (tests/helpers/hub_server.py): push with the trainers, then
+download with a fresh cache and compare embeddings (pushes that fail: tests/hub/test_push_failures.py). Clients run
+in subprocesses (huggingface_hub reads HF_ENDPOINT at import; this process is offline)."""
 
 import json
 

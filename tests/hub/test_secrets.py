@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from tests.helpers.hub import client_code
-from tests.hub.server import LocalHub, run_client
+from tests.helpers.hub_server import LocalHub, run_client
 
 ARGS_TOKEN, ENV_TOKEN = "hf_SECRETfromTheConfig0123456789", "hf_SECRETfromTheEnvironment0123456789"
 SAFE_SUFFIXES = {".safetensors", ".json", ".md", ".png", ".txt", ".log"}  # data, never code

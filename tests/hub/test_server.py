@@ -1,4 +1,5 @@
-"""Round trips between the real huggingface_hub / sentence-transformers clients and the local Hub (tests/hub/server.py).
+"""Round trips between the real huggingface_hub / sentence-transformers clients and the local Hub
+(tests/helpers/hub_server.py).
 
 The client side runs in a subprocess: huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE at import, and conftest
 has already made this process offline. Each client prints one JSON line, the last of its stdout (tests/helpers/hub.py).
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.helpers.hub import assert_clean, client
-from tests.hub.server import DEFAULT_TOKEN as TOKEN
-from tests.hub.server import LocalHub
+from tests.helpers.hub_server import DEFAULT_TOKEN as TOKEN
+from tests.helpers.hub_server import LocalHub
 
 
 def sha256(data: bytes) -> str:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from hf_contrastive.losses import DeCLUTRLoss, SFTContrastiveLoss, SimCSELoss, SupConLoss, cosine_logits
 from hf_contrastive.modeling import build_sentence_transformer
-from tests.conftest import build_tiny_encoder
+from tests.helpers.encoder import build_tiny_encoder
 
 LOSS_TOLERANCE, GRADIENT_TOLERANCE = 5e-4, 3e-2
 

@@ -33,6 +33,8 @@ def test_trains_every_parameter_with_the_config_settings_and_reloads(tiny_encode
     assert any("eval_sts-dev_spearman_cosine" in h for h in trainer.state.log_history)
     assert {"hf-contrastive", "supcon"} <= set(trainer.model.model_card_data.tags)
     trainer.save_model(args.output_dir)
+    card = open(f"{args.output_dir}/README.md", encoding="utf-8").read()
+    assert "SupCon" in card and "2004.11362" in card and "khosla2020supervised" in card
     trainer.model.eval()
     assert torch.equal(SentenceTransformer(args.output_dir).encode(sentences[:3], convert_to_tensor=True),
                        trainer.model.encode(sentences[:3], convert_to_tensor=True))
