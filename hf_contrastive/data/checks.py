@@ -34,6 +34,13 @@ def check_not_empty(dataset: Any, name: str) -> None:
         raise DataError(f"`{name}` is empty: it has no rows.")
 
 
+def checked_columns(dataset: Any, name: str) -> list[str]:
+    """The column names of `dataset`, a single table with rows (`check_single_table`, `check_not_empty`)."""
+    check_single_table(dataset, name)
+    check_not_empty(dataset, name)
+    return list(dataset.column_names or [])
+
+
 def arrow_column(dataset: Any, column: str) -> Any:
     """`column` as a pyarrow array in the dataset's row order: the table's column, through the indices mapping of a
     shuffled or selected dataset (one `take`, no Python objects, so fast for millions of rows)."""

@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 from ..errors import DataError
-from .checks import (arrow_column, check_column_names, check_not_empty, check_single_table, check_strings,
-                     check_texts)
+from .checks import arrow_column, check_column_names, check_strings, check_texts, checked_columns
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +28,7 @@ def simcse_columns(dataset: Any, mode: str, name: str = "train_dataset") -> Any:
     """
     if dataset is None:
         return None
-    check_single_table(dataset, name)
-    check_not_empty(dataset, name)
-    columns = list(dataset.column_names or [])
+    columns = checked_columns(dataset, name)
     if mode == "unsupervised":
         chosen = next(([c] for c in UNSUPERVISED_TEXT_COLUMNS if c in columns), None)
         if chosen is None and len(columns) == 1:
@@ -94,9 +91,7 @@ def prepare_documents(
 
     if dataset is None:
         return None
-    check_single_table(dataset, name)
-    check_not_empty(dataset, name)
-    columns = list(dataset.column_names or [])
+    columns = checked_columns(dataset, name)
     if text_column not in columns:
         raise DataError(f"DeCLUTR needs a {text_column!r} column of documents; `{name}` has columns {columns}.")
     check_strings(dataset, [text_column], name)
@@ -201,9 +196,7 @@ def label_names(dataset: Any, num_labels: int | None, name: str = "train_dataset
 def sft_columns(dataset: Any, name: str = "train_dataset", text_columns: list[str] | None = None) -> Any:
     """`(text columns..., label)` in order for SFT+contrastive. The text columns are `text_columns` when given (the
     training set's, for an evaluation set), else every column but `label`: one text or a pair of texts."""
-    check_single_table(dataset, name)
-    check_not_empty(dataset, name)
-    columns = list(dataset.column_names or [])
+    columns = checked_columns(dataset, name)
     if LABEL_COLUMN not in columns:
         raise DataError(f"SFT+contrastive needs a 'label' column of class ids; `{name}` has columns {columns} "
                         "(rename yours with `dataset.rename_column(..., 'label')`).")
@@ -232,10 +225,8 @@ def with_unlabelled(labelled: Any, unlabelled: Any, strategy: str, name: str = "
     """
     from datasets import DatasetDict, Value, concatenate_datasets
 
-    check_single_table(unlabelled, name)
-    check_not_empty(unlabelled, name)
     texts = [c for c in labelled.column_names if c != LABEL_COLUMN]
-    columns = [c for c in unlabelled.column_names if c != LABEL_COLUMN]
+    columns = [c for c in checked_columns(unlabelled, name) if c != LABEL_COLUMN]
     if strategy == "alternating":
         if len(columns) not in (1, 2):
             raise DataError(f"`{name}` must have 1 or 2 text columns, found {columns}.")
@@ -266,9 +257,7 @@ def supcon_columns(dataset: Any, name: str = "train_dataset") -> Any:
     positives)."""
     if dataset is None:
         return None
-    check_single_table(dataset, name)
-    check_not_empty(dataset, name)
-    columns = list(dataset.column_names or [])
+    columns = checked_columns(dataset, name)
     if LABEL_COLUMN not in columns:
         raise DataError(f"SupCon needs a 'label' column of class ids; `{name}` has columns {columns} "
                         "(rename yours with `dataset.rename_column(..., 'label')`).")
