@@ -11,9 +11,11 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+from .settings import check_choice
+
+PrecisionChoice = Literal["auto", "bf16", "fp16", "fp32"]  # `ContrastiveConfig.precision`
 CPU_BF16_FEATURES = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"))  # torch.cpu.get_capabilities() keys
 
 
@@ -84,7 +86,7 @@ def detect_hardware(use_cpu: bool) -> Hardware:
     return Hardware(device, device, False, f"{device} (no bf16 rule for it: fp32 unless set)")
 
 
-def choose_precision(precision: str, *, bf16: bool, fp16: bool, hardware: Hardware,
+def choose_precision(precision: PrecisionChoice, *, bf16: bool, fp16: bool, hardware: Hardware,
                      accelerate_mixed_precision: str = "no") -> Precision:
     """The rule. Explicit requests (`precision` other than `auto`, `bf16=True`, `fp16=True`, accelerate's
     `ACCELERATE_MIXED_PRECISION=bf16|fp16`) must agree, and win; with none, `auto` is bf16 where `hardware` computes
@@ -96,8 +98,7 @@ def choose_precision(precision: str, *, bf16: bool, fp16: bool, hardware: Hardwa
     >>> str(choose_precision("fp32", bf16=False, fp16=False, hardware=cpu))
     "fp32 (precision='fp32')"
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"`precision` must be one of {PRECISIONS}, got {precision!r}.")
+    check_choice(precision, PrecisionChoice, "precision")
     requests = [(precision, f"precision={precision!r}")] if precision != "auto" else []
     requests += [(name, f"{name}=True") for name, on in (("bf16", bf16), ("fp16", fp16)) if on]
     if accelerate_mixed_precision in ("bf16", "fp16"):

@@ -3,18 +3,23 @@ and the training config share.
 
 Each loss has a settings dataclass (`SimCSESettings` beside `SimCSELoss`, ...) built from the mixins here for what
 several objectives share (gathering across processes, gradient caching, the MLM term); DeCLUTR's span sampling has
-`SpanSettings` beside `sample_spans`. The loss takes its settings'
-fields as keyword arguments (their defaults read from the dataclass) and validates them by building it; the method's
-training config inherits the same dataclass, so YAML, the command line, `--help` and the trainer see the same fields
-with the same defaults, validated by the same checks; the trainer builds its default loss from
-`settings_values(config, settings_class)` without restating a field.
+`SpanSettings` beside `sample_spans`. The loss takes its settings' fields as keyword arguments (their defaults read
+from the dataclass) and validates them by building it; the method's training config inherits the same dataclass, so
+YAML, the command line, `--help` and the trainer see the same fields with the same defaults, validated by the same
+checks; the trainer builds its default loss from `settings_values(config, settings_class)` without restating a field.
+
+A field with a fixed set of values is annotated `Literal[...]` (e.g. `gather_gradients: GatherGradients`): the root
+`Settings` checks it, `HfArgumentParser` lists its choices in `--help` and checks them on the command line and in
+YAML. A mixin checks its other fields in `check_fields`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 def settings_values(source: Any, settings_class: type) -> dict[str, Any]:
@@ -38,11 +43,41 @@ def describe(loss: Any, settings_class: type) -> dict[str, Any]:
     return values
 
 
+def literal_choices(hint: Any) -> tuple | None:
+    """The values a `Literal[...]` annotation allows (with `None` for `Literal[...] | None`); `None` for any other.
+
+    >>> literal_choices(Literal["a", "b"] | None), literal_choices(str | None)
+    (('a', 'b', None), None)
+    """
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        literals = [a for a in typing.get_args(hint) if typing.get_origin(a) is Literal]
+        if len(literals) == 1 and set(typing.get_args(hint)) == {literals[0], type(None)}:
+            return typing.get_args(literals[0]) + (None,)
+    return None
+
+
+def choice_fields(cls: type) -> dict[str, tuple]:
+    """`{field: its choices}` of the dataclass fields of `cls` annotated `Literal[...]` (the choices a config,
+    YAML and the command line accept; `HfArgumentParser` shows them in `--help`)."""
+    hints = typing.get_type_hints(cls)
+    choices = {f.name: literal_choices(hints.get(f.name)) for f in dataclasses.fields(cls)}
+    return {name: values for name, values in choices.items() if values is not None}
+
+
 class Settings:
-    """Root of the settings mixins: each mixin checks its fields in `__post_init__` and calls the next one in the
-    MRO; this root hands on to whatever follows (`TrainingArguments.__post_init__` inside a config)."""
+    """Root of the settings mixins. Building settings (or a config that inherits them) checks every `Literal[...]`
+    field against its choices (`choice_fields`), then runs each class's own `check_fields` (the checks of the other
+    fields, bases first; a check may rely on the choices being valid), then hands on to whatever follows in the MRO
+    (`TrainingArguments.__post_init__` inside a config)."""
 
     def __post_init__(self) -> None:
+        for name, choices in choice_fields(type(self)).items():
+            check_choice(getattr(self, name), choices, name)
+        for klass in reversed(type(self).__mro__):
+            if "check_fields" in vars(klass):
+                vars(klass)["check_fields"](self)
         following = getattr(super(), "__post_init__", None)
         if following is not None:
             following()
@@ -53,13 +88,15 @@ def check_temperature(value: float, name: str = "temperature") -> None:
         raise ValueError(f"`{name}` must be > 0, got {value}.")
 
 
-def check_choice(value: Any, choices: tuple, name: str) -> None:
-    """`ValueError` naming the field `name` and the value when `value` is not one of `choices`."""
+def check_choice(value: Any, choices: Any, name: str) -> None:
+    """`ValueError` naming the field `name` and the value when `value` is not one of `choices` (a tuple, or a
+    `Literal[...]` annotation: the choices of a field, checked where a pure function takes the same argument)."""
+    choices = literal_choices(choices) or choices
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
 
 
-GATHER_GRADIENTS = ("full", "local")
+GatherGradients = Literal["full", "local"]
 
 
 @dataclass
@@ -82,14 +119,9 @@ class GatherSettings(Settings):
     gather_across_devices: bool = field(
         default=True, metadata={"help": "Under DDP, negatives from every process."}
     )
-    gather_gradients: str = field(
-        default="full",
-        metadata={"help": "full (exact full-batch gradients) | local (the originals': 1/world_size of them)."},
+    gather_gradients: GatherGradients = field(
+        default="full", metadata={"help": "full: exact full-batch gradients; local: the originals' 1/world_size."}
     )
-
-    def __post_init__(self) -> None:
-        check_choice(self.gather_gradients, GATHER_GRADIENTS, "gather_gradients")
-        super().__post_init__()
 
 
 @dataclass
@@ -106,10 +138,9 @@ class GradCacheSettings(Settings):
         default=None, metadata={"help": "Gradient caching: embed the batch this many texts at a time."}
     )
 
-    def __post_init__(self) -> None:
+    def check_fields(self) -> None:
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise ValueError(f"`mini_batch_size` must be >= 1, got {self.mini_batch_size}.")
-        super().__post_init__()
 
 
 @dataclass
@@ -128,11 +159,10 @@ class MLMSettings(Settings):
     mlm_weight: float = field(default=0.1, metadata={"help": "Weight of the MLM term."})
     mlm_probability: float = field(default=0.15, metadata={"help": "Share of tokens masked for the MLM term."})
 
-    def __post_init__(self) -> None:
+    def check_fields(self) -> None:
         if not self.mlm_weight >= 0:
             raise ValueError(f"`mlm_weight` must be >= 0, got {self.mlm_weight}.")
         if not 0 < self.mlm_probability <= 1:
             raise ValueError(f"`mlm_probability` must be in (0, 1], got {self.mlm_probability}.")
         if self.do_mlm and getattr(self, "mini_batch_size", None) is not None:
             raise ValueError("`mini_batch_size` (gradient caching) does not combine with `do_mlm`; use one of them.")
-        super().__post_init__()

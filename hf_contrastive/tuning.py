@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .settings import choice_fields
+
 SearchSpace = dict[str, dict[str, Any]]  # {config field: {type, low, high, log} or {type: categorical, choices}}
 SPEC_KEYS = {"float": {"type", "low", "high", "log"}, "int": {"type", "low", "high", "log"},
              "categorical": {"type", "choices"}}
@@ -68,11 +70,13 @@ def check_search_space(space: Any, trainer_class: type, source: str = "search sp
     """`space` checked against `trainer_class`'s config, with numbers written as strings (YAML reads `1e-5`, without
     a dot, as one) made numbers. A `ValueError` names `source`, the field and the value of any problem: a field the
     config lacks or that shapes the prepared data (`trainer_class.data_fields`), an unknown `type` or key, a bound
-    that is not a number (a whole one for `int`), `low >= high`, `log` with `low <= 0`, empty `choices`."""
+    that is not a number (a whole one for `int`), `low >= high`, `log` with `low <= 0`, empty `choices`, a choice
+    a `Literal` field does not allow (or a range over one)."""
     if not isinstance(space, dict):
         raise ValueError(f"{source}: a search space maps config fields to their ranges, got {type(space).__name__}.")
     config_class = trainer_class.training_args_class
     fields = {f.name for f in dataclasses.fields(config_class) if f.init}
+    allowed = choice_fields(config_class)
     checked = {}
     for name, spec in space.items():
         where = f"{source}: `{name}`"
@@ -88,6 +92,10 @@ def check_search_space(space: Any, trainer_class: type, source: str = "search sp
             raise ValueError(f"{where}: {unknown} do not apply to type {spec['type']} (keys: "
                              f"{sorted(SPEC_KEYS[spec['type']])}), got {spec!r}.")
         checked[name] = check_choices(spec, where) if spec["type"] == "categorical" else check_range(spec, where)
+        searchable = spec["type"] == "categorical" and set(checked[name]["choices"]) <= set(allowed.get(name, ()))
+        if name in allowed and not searchable:
+            raise ValueError(f"{where} takes one of {allowed[name]}: search it as `type: categorical` with `choices` "
+                             f"among them, got {spec!r}.")
     return checked
 
 

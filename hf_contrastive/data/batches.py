@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch.utils.data import BatchSampler
@@ -25,7 +26,7 @@ from torch.utils.data import BatchSampler
 from ..errors import DataError
 from ..settings import Settings
 
-STRATEGIES = ("mixing", "alternating")
+Strategy = Literal["mixing", "alternating"]
 DEFAULT_LABELLED_SHARE = 0.5  # `labelled_per_batch` unset, with unlabelled rows (benchmarks.semi_supervised, README)
 
 
@@ -49,7 +50,9 @@ class BatchCompositionSettings(Settings):
         `alternating`: unlabelled batches after each labelled one.
     """
 
-    strategy: str = field(default="mixing", metadata={"help": "mixing | alternating"})
+    strategy: Strategy = field(
+        default="mixing", metadata={"help": "Labelled and unlabelled rows in each batch, or in turn."}
+    )
     labelled_per_batch: float | None = field(
         default=None,
         metadata={"help": "mixing: labelled rows in every batch, a count (>= 1) or a share of the batch (0 < x < 1); "
@@ -59,9 +62,7 @@ class BatchCompositionSettings(Settings):
         default=1, metadata={"help": "alternating: unlabelled batches after each labelled batch."}
     )
 
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"`strategy` must be one of {STRATEGIES}, got {self.strategy!r}.")
+    def check_fields(self) -> None:
         if self.labelled_per_batch is not None:
             if self.strategy != "mixing":
                 raise ValueError(f"`labelled_per_batch={self.labelled_per_batch}` sets the batches of "
@@ -73,7 +74,6 @@ class BatchCompositionSettings(Settings):
         if self.unlabelled_batches_per_labelled != 1 and self.strategy != "alternating":
             raise ValueError(f"`unlabelled_batches_per_labelled={self.unlabelled_batches_per_labelled}` sets the turns "
                              f"of `strategy='alternating'`; with `strategy={self.strategy!r}` leave it at 1.")
-        super().__post_init__()
 
 
 def labelled_rows(labelled_per_batch: float, batch_size: int | None) -> int:

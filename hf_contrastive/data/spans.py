@@ -4,12 +4,13 @@ original `declutr/common/contrastive_utils.py`) over token positions, as a pure 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
-from ..settings import Settings
+from ..settings import Settings, check_choice
 
-SAMPLING_STRATEGIES = (None, "subsuming", "adjacent")
+SamplingStrategy = Literal["subsuming", "adjacent"]
 Span = tuple[int, int]  # [start, end) token positions
 
 
@@ -19,15 +20,14 @@ def min_document_tokens(num_anchors: int, max_span_len: int) -> int:
 
 
 def check_span_settings(num_anchors: int, num_positives: int, min_span_len: int, max_span_len: int,
-                        sampling_strategy: str | None) -> None:
+                        sampling_strategy: SamplingStrategy | None) -> None:
     """`ValueError` naming the field and value for settings no document could satisfy."""
     for name, value in (("num_anchors", num_anchors), ("num_positives", num_positives), ("min_span_len", min_span_len)):
         if value < 1:
             raise ValueError(f"`{name}` must be >= 1, got {value}.")
     if max_span_len < min_span_len:
         raise ValueError(f"`max_span_len` must be >= `min_span_len` ({min_span_len}), got {max_span_len}.")
-    if sampling_strategy not in SAMPLING_STRATEGIES:
-        raise ValueError(f"`sampling_strategy` must be one of {SAMPLING_STRATEGIES}, got {sampling_strategy!r}.")
+    check_choice(sampling_strategy, SamplingStrategy | None, "sampling_strategy")
     if sampling_strategy == "adjacent" and 2 * min_span_len > max_span_len:
         raise ValueError(
             f"`sampling_strategy='adjacent'` needs `min_span_len` <= `max_span_len` / 2 so that an adjacent positive "
@@ -54,12 +54,13 @@ class SpanSettings(Settings):
     num_positives: int = field(default=2, metadata={"help": "Positive spans per anchor (averaged)."})
     min_span_len: int = field(default=32, metadata={"help": "Shortest span in tokens."})
     max_span_len: int = field(default=512, metadata={"help": "Longest span in tokens."})
-    sampling_strategy: str | None = field(default=None, metadata={"help": "None | subsuming | adjacent"})
+    sampling_strategy: SamplingStrategy | None = field(
+        default=None, metadata={"help": "None: positives overlap, are adjacent to or inside their anchor."}
+    )
 
-    def __post_init__(self) -> None:
+    def check_fields(self) -> None:
         check_span_settings(self.num_anchors, self.num_positives, self.min_span_len, self.max_span_len,
                             self.sampling_strategy)
-        super().__post_init__()
 
 
 def _beta_length(rng: np.random.Generator, a: float, b: float, low: int, high: int) -> int:

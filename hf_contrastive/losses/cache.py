@@ -64,7 +64,20 @@ def autocast_state(device_type: str) -> dict[str, Any] | None:
 
 class AutocastReplay(CachedLossMixin):
     """`CachedLossMixin` whose replayed mini-batches (step 3) run under the autocast of their first pass (step 1),
-    kept beside that pass's random state."""
+    kept beside that pass's random state; its step (2), `calculate_loss`, serves a loss whose
+    `compute_loss_from_embeddings(embeddings, labels)` takes one tensor per column (as sentence-transformers')."""
+
+    def calculate_loss(self, reps: list[list[Tensor]], labels: Any = None, *, with_backward: bool = False) -> Tensor:
+        """GradCache step (2): the loss over the whole batch from the per-mini-batch embeddings (each column's
+        mini-batches concatenated); with `with_backward`, back-propagated to those embeddings and returned detached."""
+        loss = self.compute_loss_from_embeddings([torch.cat(column) for column in reps], labels)
+        return self.cache_step_two(loss, reps, with_backward)
+
+    def cache_step_two(self, loss: Tensor, reps: Sequence[Sequence[Tensor]], with_backward: bool) -> Tensor:
+        if with_backward:
+            loss.backward()
+            loss = loss.detach()
+        return loss
 
     def embed_minibatch(self, sentence_feature: dict[str, Tensor], begin: int, end: int, with_grad: bool,
                         copy_random_state: bool, random_state: Any = None) -> tuple[Tensor, Any]:
@@ -78,8 +91,9 @@ class AutocastReplay(CachedLossMixin):
 
 
 class CachedLossWithParameters(AutocastReplay):
-    """`CachedLossMixin` for a loss with its own parameters: call `forward_with_cache` from `forward`, and end
-    `calculate_loss` with `return self.cache_step_two(loss, reps, with_backward)`."""
+    """`CachedLossMixin` for a loss with its own parameters: call `forward_with_cache` from `forward`; a
+    `calculate_loss` of its own ends with `return self.cache_step_two(loss, reps, with_backward)`, which keeps the
+    parameters' gradients for the backward pass."""
 
     def forward_with_cache(self, sentence_features: list[dict[str, Any]], labels: Any = None) -> Tensor:
         self._pending_grads: list = []

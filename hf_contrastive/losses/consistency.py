@@ -5,10 +5,11 @@ settings declared once and its warm-up."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from ..settings import Settings, check_choice
+from ..settings import Settings
 
-CONSISTENCY_TERMS = ("none", "fixmatch", "uda")
+ConsistencyTerm = Literal["none", "fixmatch", "uda"]
 DEFAULT_THRESHOLDS = {"fixmatch": 0.95, "uda": 0.8}  # FixMatch's τ (its paper, §4); UDA's, as USB runs it
 
 FIXMATCH_CITATION = """@inproceedings{sohn2020fixmatch,
@@ -56,7 +57,7 @@ class ConsistencySettings(Settings):
         while the head is still close to its start; the trainer tells the loss the step (`set_step`).
     """
 
-    consistency: str = field(default="none", metadata={"help": "none | fixmatch | uda: consistency on unlabelled rows."})
+    consistency: ConsistencyTerm = field(default="none", metadata={"help": "The consistency term on unlabelled rows."})
     consistency_weight: float = field(default=1.0, metadata={"help": "λ_u: weight of the consistency term."})
     consistency_threshold: float | None = field(
         default=None, metadata={"help": "Weak-view confidence a pseudo-label needs; None: 0.95 fixmatch, 0.8 uda."}
@@ -66,8 +67,7 @@ class ConsistencySettings(Settings):
         default=0, metadata={"help": "Steps over which the consistency weight ramps up linearly from 0."}
     )
 
-    def __post_init__(self) -> None:
-        check_choice(self.consistency, CONSISTENCY_TERMS, "consistency")
+    def check_fields(self) -> None:
         if not self.consistency_weight >= 0:
             raise ValueError(f"`consistency_weight` must be >= 0, got {self.consistency_weight}.")
         if self.consistency_threshold is not None and not 0 <= self.consistency_threshold <= 1:
@@ -76,7 +76,6 @@ class ConsistencySettings(Settings):
             raise ValueError(f"`consistency_sharpening` must be > 0, got {self.consistency_sharpening}.")
         if self.consistency_warmup_steps < 0:
             raise ValueError(f"`consistency_warmup_steps` must be >= 0, got {self.consistency_warmup_steps}.")
-        super().__post_init__()
 
     @property
     def resolved_consistency_threshold(self) -> float | None:

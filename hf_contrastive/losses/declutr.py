@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..distributed import CrossProcess, unwrap
+from .base import ContrastiveLoss
 from .functional import nt_xent
 from .mlm import MaskedLM
-from ..settings import GatherSettings, MLMSettings, adopt, check_temperature, describe
+from ..settings import GatherGradients, GatherSettings, MLMSettings, check_temperature
 
 DECLUTR_CITATION = """@inproceedings{giorgi2021declutr,
     title = {{DeCLUTR}: Deep Contrastive Learning for Unsupervised Textual Representations},
@@ -46,12 +47,11 @@ class DeCLUTRSettings(GatherSettings, MLMSettings):
     do_mlm: bool = field(default=True, metadata={"help": "MLM on the masked anchors, in their forward pass."})
     mlm_weight: float = field(default=1.0, metadata={"help": "Weight of the MLM term (the original: unweighted)."})
 
-    def __post_init__(self) -> None:
+    def check_fields(self) -> None:
         check_temperature(self.temperature)
-        super().__post_init__()
 
 
-class DeCLUTRLoss(nn.Module):
+class DeCLUTRLoss(ContrastiveLoss):
     """
     DeCLUTR: anchor spans and nearby positive spans of the same document; NT-Xent over `[anchors; positives]`, where
     each anchor's positives are averaged into one embedding and every other span in the batch is a negative
@@ -86,6 +86,7 @@ class DeCLUTRLoss(nn.Module):
     """
 
     settings_class = DeCLUTRSettings
+    citation = DECLUTR_CITATION
 
     def __init__(
         self,
@@ -95,13 +96,11 @@ class DeCLUTRLoss(nn.Module):
         mlm_weight: float = DeCLUTRSettings.mlm_weight,
         mlm_probability: float = DeCLUTRSettings.mlm_probability,
         gather_across_devices: bool = DeCLUTRSettings.gather_across_devices,
-        gather_gradients: str = DeCLUTRSettings.gather_gradients,
+        gather_gradients: GatherGradients = DeCLUTRSettings.gather_gradients,
     ) -> None:
-        super().__init__()
-        adopt(self, DeCLUTRSettings(temperature=temperature, do_mlm=do_mlm, mlm_weight=mlm_weight,
-                                    mlm_probability=mlm_probability, gather_across_devices=gather_across_devices,
-                                    gather_gradients=gather_gradients))
-        self.model = model
+        super().__init__(model, temperature=temperature, do_mlm=do_mlm, mlm_weight=mlm_weight,
+                         mlm_probability=mlm_probability, gather_across_devices=gather_across_devices,
+                         gather_gradients=gather_gradients)
         self.mlm = MaskedLM(model, mlm_probability) if do_mlm else None
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None = None) -> Tensor | dict:
@@ -135,10 +134,3 @@ class DeCLUTRLoss(nn.Module):
         total = nt_xent(anchors, positives, temperature=self.temperature, all_anchors=all_anchors,
                         all_positives=all_positives, offset=offset, reduction="sum")
         return processes.mean(total, 2 * all_anchors.size(0))
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return describe(self, DeCLUTRSettings)
-
-    @property
-    def citation(self) -> str:
-        return DECLUTR_CITATION

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -121,8 +122,8 @@ def nt_xent(
     return F.cross_entropy(logits, torch.cat([own + total, own]), reduction=reduction)
 
 
-ANCHORS_WITHOUT_POSITIVE = ("exclude", "zero")
-CONTRAST_MODES = ("all", "one")
+AnchorsWithoutPositive = Literal["exclude", "zero"]
+ContrastMode = Literal["all", "one"]
 
 
 def supcon(
@@ -130,8 +131,8 @@ def supcon(
     labels: Tensor,
     *,
     temperature: float,
-    anchors_without_positive: str,
-    contrast_mode: str,
+    anchors_without_positive: AnchorsWithoutPositive,
+    contrast_mode: ContrastMode,
     num_views: int = 1,
     base_temperature: float | None = None,
     candidates: Tensor | None = None,
@@ -173,8 +174,8 @@ def supcon(
     ...              contrast_mode="all").item(), 4)
     1.0986
     """
-    check_choice(anchors_without_positive, ANCHORS_WITHOUT_POSITIVE, "anchors_without_positive")
-    check_choice(contrast_mode, CONTRAST_MODES, "contrast_mode")
+    check_choice(anchors_without_positive, AnchorsWithoutPositive, "anchors_without_positive")
+    check_choice(contrast_mode, ContrastMode, "contrast_mode")
     candidates = embeddings if candidates is None else candidates
     candidate_labels = labels if candidate_labels is None else candidate_labels
     rows = torch.arange(embeddings.size(0), device=embeddings.device)
@@ -199,8 +200,8 @@ def supcon(
     return terms.mean() if reduction == "mean" else terms.sum()
 
 
-def supcon_anchor_count(labels: Tensor, *, anchors_without_positive: str, contrast_mode: str,
-                        num_views: int = 1) -> int:
+def supcon_anchor_count(labels: Tensor, *, anchors_without_positive: AnchorsWithoutPositive,
+                        contrast_mode: ContrastMode, num_views: int = 1) -> int:
     """The number of anchors `supcon`'s mean divides by, for rows with these `labels` (all views, each row also a
     candidate): the anchors (every row, or the first view's with `contrast_mode="one"`) that share their label with
     another row (`anchors_without_positive="exclude"`), or all of them (`"zero"`).
@@ -218,19 +219,14 @@ def supcon_anchor_count(labels: Tensor, *, anchors_without_positive: str, contra
     return int((counts[inverse] > 1)[:anchors].sum())
 
 
-REFERENCE_NEGATIVES = ("fine_tuned", "reference", "both")
-
-
-def check_negatives(negatives: str) -> None:
-    if negatives not in REFERENCE_NEGATIVES:
-        raise ValueError(f"`negatives` must be one of {REFERENCE_NEGATIVES}, got {negatives!r}.")
+Negatives = Literal["fine_tuned", "reference", "both"]
 
 
 def reference_info_nce(
     queries: Tensor,
     references: Tensor,
     *,
-    negatives: str,
+    negatives: Negatives,
     temperature: float,
     all_queries: Tensor | None = None,
     all_references: Tensor | None = None,
@@ -260,10 +256,11 @@ def reference_info_nce(
 
     Examples:
         >>> x = torch.eye(3)
-        >>> [round(reference_info_nce(x, x, negatives=n, temperature=1.0).item(), 4) for n in REFERENCE_NEGATIVES]
+        >>> [round(reference_info_nce(x, x, negatives=n, temperature=1.0).item(), 4)
+        ...  for n in ("fine_tuned", "reference", "both")]
         [0.5514, 0.5514, 0.9048]
     """
-    check_negatives(negatives)
+    check_choice(negatives, Negatives, "negatives")
     all_queries = queries if all_queries is None else all_queries
     all_references = references if all_references is None else all_references
     own = offset + torch.arange(queries.size(0), device=queries.device)

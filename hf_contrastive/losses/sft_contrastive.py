@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..distributed import CrossProcess, unwrap
 from ..modeling.classifier import ClassificationHead
-from ..modeling.reference import FrozenReference, check_reference_mode
-from .cache import CachedLossWithParameters, use_gradient_cache
-from .consistency import CITATIONS as CONSISTENCY_CITATIONS, ConsistencySettings, consistency_ramp
-from .functional import check_negatives, confident_rows, pseudo_label_consistency, reference_info_nce
-from ..settings import GatherSettings, GradCacheSettings, adopt, check_temperature, describe
+from ..modeling.reference import FrozenReference, ReferenceMode
+from .base import ContrastiveLoss
+from .cache import CachedLossWithParameters
+from .consistency import CITATIONS as CONSISTENCY_CITATIONS, ConsistencySettings, ConsistencyTerm, consistency_ramp
+from .functional import Negatives, confident_rows, pseudo_label_consistency, reference_info_nce
+from ..settings import GatherGradients, GatherSettings, GradCacheSettings, check_choice, check_temperature
 from .simcse import SimCSESettings
 from .supcon import SUPCON_CITATION, SupConSettings, gathered_supcon
 
-CONTRASTIVE_TERMS = ("info_nce", "supcon")
-CONTRASTIVE_ROWS = ("all", "unlabelled")
+ContrastiveTerm = Literal["info_nce", "supcon"]
+ContrastiveRows = Literal["all", "unlabelled"]
 DEFAULT_TEMPERATURES = {"info_nce": SimCSESettings.temperature, "supcon": SupConSettings.temperature}
 
 INFO_NCE_CITATION = """@article{oord2018representation,
@@ -80,31 +81,24 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings, ConsistencySetti
     """
 
     contrastive_weight: float = field(default=1.0, metadata={"help": "λ: weight of the contrastive term."})
-    contrastive: str = field(default="info_nce", metadata={"help": "info_nce | supcon"})
-    negatives: str = field(
-        default="fine_tuned", metadata={"help": "fine_tuned | reference | both: InfoNCE's negatives of q_i."}
-    )
+    contrastive: ContrastiveTerm = field(default="info_nce", metadata={"help": "The contrastive term."})
+    negatives: Negatives = field(default="fine_tuned", metadata={"help": "InfoNCE's negatives of q_i."})
     temperature: float | None = field(
         default=None, metadata={"help": "Softmax temperature; None: 0.05 for info_nce, 0.07 for supcon."}
     )
     base_temperature: float = field(
         default=SupConSettings.base_temperature, metadata={"help": "SupCon's scaling: temperature / this."}
     )
-    reference: str = field(default="auto", metadata={"help": "auto | adapters | copy: the frozen pretrained model."})
+    reference: ReferenceMode = field(default="auto", metadata={"help": "How the frozen pretrained model is kept."})
     classifier_dropout: float = field(default=0.1, metadata={"help": "Dropout on the classification head's input."})
 
-    def __post_init__(self) -> None:
-        if self.contrastive not in CONTRASTIVE_TERMS:
-            raise ValueError(f"`contrastive` must be one of {CONTRASTIVE_TERMS}, got {self.contrastive!r}.")
+    def check_fields(self) -> None:
         if not self.contrastive_weight >= 0:
             raise ValueError(f"`contrastive_weight` (λ) must be >= 0, got {self.contrastive_weight}.")
-        check_negatives(self.negatives)
         check_temperature(self.resolved_temperature)
         check_temperature(self.base_temperature, "base_temperature")
-        check_reference_mode(self.reference)
         if not 0 <= self.classifier_dropout < 1:
             raise ValueError(f"`classifier_dropout` must be in [0, 1), got {self.classifier_dropout}.")
-        super().__post_init__()
 
     @property
     def resolved_temperature(self) -> float:
@@ -112,7 +106,7 @@ class SFTContrastiveSettings(GatherSettings, GradCacheSettings, ConsistencySetti
         return DEFAULT_TEMPERATURES[self.contrastive] if self.temperature is None else self.temperature
 
 
-class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
+class SFTContrastiveLoss(CachedLossWithParameters, ContrastiveLoss):
     """
     `L = CE(head(embedding), label) + contrastive_weight * L_contrastive`: a classification head trained with
     cross-entropy on the labelled rows, plus a contrastive term that keeps each fine-tuned embedding (query) q_i close
@@ -174,45 +168,41 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
         num_labels: int,
         *,
         contrastive_weight: float = SFTContrastiveSettings.contrastive_weight,
-        contrastive: str = SFTContrastiveSettings.contrastive,
-        negatives: str = SFTContrastiveSettings.negatives,
+        contrastive: ContrastiveTerm = SFTContrastiveSettings.contrastive,
+        negatives: Negatives = SFTContrastiveSettings.negatives,
         temperature: float | None = SFTContrastiveSettings.temperature,
         base_temperature: float = SFTContrastiveSettings.base_temperature,
-        contrastive_rows: str = "all",
-        reference: str = SFTContrastiveSettings.reference,
+        contrastive_rows: ContrastiveRows = "all",
+        reference: ReferenceMode = SFTContrastiveSettings.reference,
         num_inputs: int = 1,
         classifier_dropout: float = SFTContrastiveSettings.classifier_dropout,
         id2label: dict[int, str] | None = None,
         gather_across_devices: bool = SFTContrastiveSettings.gather_across_devices,
-        gather_gradients: str = SFTContrastiveSettings.gather_gradients,
+        gather_gradients: GatherGradients = SFTContrastiveSettings.gather_gradients,
         mini_batch_size: int | None = SFTContrastiveSettings.mini_batch_size,
-        consistency: str = SFTContrastiveSettings.consistency,
+        consistency: ConsistencyTerm = SFTContrastiveSettings.consistency,
         consistency_weight: float = SFTContrastiveSettings.consistency_weight,
         consistency_threshold: float | None = SFTContrastiveSettings.consistency_threshold,
         consistency_sharpening: float = SFTContrastiveSettings.consistency_sharpening,
         consistency_warmup_steps: int = SFTContrastiveSettings.consistency_warmup_steps,
     ) -> None:
-        super().__init__()
-        settings = SFTContrastiveSettings(
-            contrastive_weight=contrastive_weight, contrastive=contrastive, negatives=negatives,
+        # `reference` becomes the frozen model below, `temperature` the resolved one
+        super().__init__(
+            model, contrastive_weight=contrastive_weight, contrastive=contrastive, negatives=negatives,
             temperature=temperature, base_temperature=base_temperature, reference=reference,
             classifier_dropout=classifier_dropout, gather_across_devices=gather_across_devices,
             gather_gradients=gather_gradients, mini_batch_size=mini_batch_size, consistency=consistency,
             consistency_weight=consistency_weight, consistency_threshold=consistency_threshold,
             consistency_sharpening=consistency_sharpening, consistency_warmup_steps=consistency_warmup_steps)
-        if contrastive_rows not in CONTRASTIVE_ROWS:
-            raise ValueError(f"`contrastive_rows` must be one of {CONTRASTIVE_ROWS}, got {contrastive_rows!r}.")
+        check_choice(contrastive_rows, ContrastiveRows, "contrastive_rows")
         if contrastive == "supcon" and num_inputs != 1:
             raise ValueError("`contrastive='supcon'` needs class labels of single texts; the data has "
                              f"{num_inputs} text columns per example (a pair). Use `contrastive='info_nce'`.")
-        adopt(self, settings)  # `reference` becomes the frozen model below, `temperature` the resolved one
-        use_gradient_cache(self, mini_batch_size)
-        self.temperature = settings.resolved_temperature
-        self.consistency_threshold = settings.resolved_consistency_threshold
+        self.temperature = self.settings.resolved_temperature
+        self.consistency_threshold = self.settings.resolved_consistency_threshold
         self.step: int | None = None  # the optimizer step, for the consistency warm-up (`set_step`)
         self.pseudo_label_counts = [0, 0]  # training rows with a pseudo-label, unlabelled training rows (`pop_...`)
         self.contrastive_rows = contrastive_rows
-        self.model = model
         self.head = ClassificationHead(model.get_embedding_dimension(), num_labels, num_inputs, classifier_dropout,
                                        id2label)
         # λ = 0 is plain cross-entropy fine-tuning: no reference model, no contrastive forward.
@@ -379,7 +369,7 @@ class SFTContrastiveLoss(CachedLossWithParameters, nn.Module):
                                temperature=self.temperature, base_temperature=self.base_temperature)
 
     def get_config_dict(self) -> dict[str, Any]:
-        config = {"num_labels": self.head.num_labels, **describe(self, SFTContrastiveSettings),
+        config = {"num_labels": self.head.num_labels, **super().get_config_dict(),
                   "reference": None if self.reference is None else self.reference.mode,
                   "contrastive_rows": self.contrastive_rows, "num_inputs": self.head.num_inputs}
         del config["base_temperature" if self.contrastive != "supcon" else "negatives"]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..distributed import CrossProcess, unwrap
 from ..modeling.heads import simcse_mlp
-from .cache import CachedLossWithParameters, use_gradient_cache
+from .base import ContrastiveLoss
+from .cache import CachedLossWithParameters
 from .functional import info_nce
 from .mlm import MaskedLM
-from ..settings import GatherSettings, GradCacheSettings, MLMSettings, adopt, check_choice, check_temperature, describe
+from ..settings import GatherGradients, GatherSettings, GradCacheSettings, MLMSettings, check_temperature
 
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -25,8 +25,8 @@ SIMCSE_CITATION = """@inproceedings{gao2021simcse,
     url = {https://arxiv.org/abs/2104.08821}
 }"""
 
-MLM_COLUMNS = ("all", "first")
-MLM_DECODERS = ("untied", "tied")
+MLMColumns = Literal["all", "first"]
+MLMDecoder = Literal["untied", "tied"]
 
 
 @dataclass
@@ -54,21 +54,20 @@ class SimCSESettings(GatherSettings, GradCacheSettings, MLMSettings):
     hard_negative_weight: float = field(
         default=0.0, metadata={"help": "Added to each row's own hard-negative logit (log of SimCSE's alpha)."}
     )
-    mlm_columns: str = field(
-        default="all", metadata={"help": "MLM over all (every text, as the original) | first (the first column)."}
+    mlm_columns: MLMColumns = field(
+        default="all",
+        metadata={"help": "The MLM term's texts: all (every text, as the original) or the first column's only."},
     )
-    mlm_decoder: str = field(
-        default="untied", metadata={"help": "untied (a copy of the input embeddings, as the original) | tied."}
+    mlm_decoder: MLMDecoder = field(
+        default="untied",
+        metadata={"help": "The MLM decoder: a copy of the input embeddings (untied, as the original) or them (tied)."},
     )
 
-    def __post_init__(self) -> None:
+    def check_fields(self) -> None:
         check_temperature(self.temperature)
-        check_choice(self.mlm_columns, MLM_COLUMNS, "mlm_columns")
-        check_choice(self.mlm_decoder, MLM_DECODERS, "mlm_decoder")
-        super().__post_init__()
 
 
-class SimCSELoss(CachedLossWithParameters, nn.Module):
+class SimCSELoss(CachedLossWithParameters, ContrastiveLoss):
     """
     SimCSE: contrastive learning of sentence embeddings with in-batch negatives (InfoNCE at a low temperature).
 
@@ -127,6 +126,7 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
     """
 
     settings_class = SimCSESettings
+    citation = SIMCSE_CITATION
 
     def __init__(
         self,
@@ -137,19 +137,16 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
         do_mlm: bool = SimCSESettings.do_mlm,
         mlm_weight: float = SimCSESettings.mlm_weight,
         mlm_probability: float = SimCSESettings.mlm_probability,
-        mlm_columns: str = SimCSESettings.mlm_columns,
-        mlm_decoder: str = SimCSESettings.mlm_decoder,
+        mlm_columns: MLMColumns = SimCSESettings.mlm_columns,
+        mlm_decoder: MLMDecoder = SimCSESettings.mlm_decoder,
         gather_across_devices: bool = SimCSESettings.gather_across_devices,
-        gather_gradients: str = SimCSESettings.gather_gradients,
+        gather_gradients: GatherGradients = SimCSESettings.gather_gradients,
         mini_batch_size: int | None = SimCSESettings.mini_batch_size,
     ) -> None:
-        super().__init__()
-        adopt(self, SimCSESettings(temperature=temperature, hard_negative_weight=hard_negative_weight, do_mlm=do_mlm,
-                                   mlm_weight=mlm_weight, mlm_probability=mlm_probability, mlm_columns=mlm_columns,
-                                   mlm_decoder=mlm_decoder, gather_across_devices=gather_across_devices,
-                                   gather_gradients=gather_gradients, mini_batch_size=mini_batch_size))
-        use_gradient_cache(self, mini_batch_size)
-        self.model = model
+        super().__init__(model, temperature=temperature, hard_negative_weight=hard_negative_weight, do_mlm=do_mlm,
+                         mlm_weight=mlm_weight, mlm_probability=mlm_probability, mlm_columns=mlm_columns,
+                         mlm_decoder=mlm_decoder, gather_across_devices=gather_across_devices,
+                         gather_gradients=gather_gradients, mini_batch_size=mini_batch_size)
         self.mlp_only_train = mlp_only_train
         self.mlp = None
         if mlp_only_train:
@@ -174,7 +171,7 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
             return loss
         return {"contrastive": loss, "mlm": self.mlm_weight * self.mlm_loss(texts)}
 
-    def compute_loss_from_embeddings(self, embeddings: list[Tensor]) -> Tensor:
+    def compute_loss_from_embeddings(self, embeddings: list[Tensor], labels: Tensor | None = None) -> Tensor:
         """InfoNCE over `[anchors, positives, *negatives]`, after the training-only MLP when there is one."""
         if self.mlp is not None:
             embeddings = [self.mlp(e) for e in embeddings]
@@ -187,21 +184,10 @@ class SimCSELoss(CachedLossWithParameters, nn.Module):
                          hard_negative_weight=self.hard_negative_weight, offset=offset, reduction="sum")
         return processes.mean(total, positives.size(0))
 
-    def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
-                       with_backward: bool = False) -> Tensor:
-        """GradCache step (2): the loss over the whole batch from the per-mini-batch embeddings (each column's
-        mini-batches concatenated); with `with_backward`, back-propagated to those embeddings and returned detached."""
-        loss = self.compute_loss_from_embeddings([torch.cat(column) for column in reps])
-        return self.cache_step_two(loss, reps, with_backward)
-
     def mlm_loss(self, columns: list[dict[str, Any]]) -> Tensor:
         """Masked-LM cross-entropy of forwards of their own over the masked texts (as SimCSE's `do_mlm`): every
         column of the contrastive term (`columns`; unsupervised, the text twice) or only the first (`mlm_columns`)."""
         return self.mlm.columns_loss(self.model, columns if self.mlm_columns == "all" else columns[:1])
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {**describe(self, SimCSESettings), "mlp_only_train": self.mlp_only_train}
-
-    @property
-    def citation(self) -> str:
-        return SIMCSE_CITATION
+        return {**super().get_config_dict(), "mlp_only_train": self.mlp_only_train}

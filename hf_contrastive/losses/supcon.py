@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
 from ..distributed import CrossProcess
-from .cache import AutocastReplay, use_gradient_cache
-from .functional import ANCHORS_WITHOUT_POSITIVE, CONTRAST_MODES, supcon, supcon_anchor_count
-from ..settings import GatherSettings, GradCacheSettings, adopt, check_choice, check_temperature, describe
+from .base import ContrastiveLoss
+from .cache import AutocastReplay
+from .functional import AnchorsWithoutPositive, ContrastMode, supcon, supcon_anchor_count
+from ..settings import GatherGradients, GatherSettings, GradCacheSettings, check_temperature
 
 SUPCON_CITATION = """@inproceedings{khosla2020supervised,
     title = {Supervised Contrastive Learning},
@@ -51,19 +52,18 @@ class SupConSettings(GatherSettings, GradCacheSettings):
     temperature: float = field(default=0.07, metadata={"help": "SupCon softmax temperature."})
     base_temperature: float = field(default=0.07, metadata={"help": "The loss is scaled by temperature / this."})
     num_views: int = field(default=1, metadata={"help": "Encodings (dropout views) per text column."})
-    anchors_without_positive: str = field(
-        default="exclude", metadata={"help": "exclude (left out of the mean) | zero (0 in the mean, the reference's)."}
+    anchors_without_positive: AnchorsWithoutPositive = field(
+        default="exclude", metadata={"help": "A singleton anchor: left out of the mean, or 0 in it (the reference's)."}
     )
-    contrast_mode: str = field(default="all", metadata={"help": "all (every view anchors) | one (the first view)."})
+    contrast_mode: ContrastMode = field(
+        default="all", metadata={"help": "The anchors: all (every view) or one (the first view only)."}
+    )
 
-    def __post_init__(self) -> None:
+    def check_fields(self) -> None:
         check_temperature(self.temperature)
         check_temperature(self.base_temperature, "base_temperature")
         if self.num_views < 1:
             raise ValueError(f"`num_views` must be >= 1, got {self.num_views}.")
-        check_choice(self.anchors_without_positive, ANCHORS_WITHOUT_POSITIVE, "anchors_without_positive")
-        check_choice(self.contrast_mode, CONTRAST_MODES, "contrast_mode")
-        super().__post_init__()
 
 
 def gathered_supcon(views: list[Tensor], labels: Tensor, processes: CrossProcess,
@@ -91,7 +91,7 @@ def gathered_supcon(views: list[Tensor], labels: Tensor, processes: CrossProcess
     return processes.mean(loss, supcon_anchor_count(all_labels.repeat(len(views)), **options))
 
 
-class SupConLoss(AutocastReplay, nn.Module):
+class SupConLoss(AutocastReplay, ContrastiveLoss):
     """
     Supervised contrastive loss: examples that share a label are pulled together, all others pushed apart.
 
@@ -133,21 +133,19 @@ class SupConLoss(AutocastReplay, nn.Module):
     """
 
     settings_class = SupConSettings
+    citation = SUPCON_CITATION
 
     def __init__(self, model: SentenceTransformer, temperature: float = SupConSettings.temperature,
                  base_temperature: float = SupConSettings.base_temperature, num_views: int = SupConSettings.num_views,
-                 anchors_without_positive: str = SupConSettings.anchors_without_positive,
-                 contrast_mode: str = SupConSettings.contrast_mode,
+                 anchors_without_positive: AnchorsWithoutPositive = SupConSettings.anchors_without_positive,
+                 contrast_mode: ContrastMode = SupConSettings.contrast_mode,
                  mini_batch_size: int | None = SupConSettings.mini_batch_size,
                  gather_across_devices: bool = SupConSettings.gather_across_devices,
-                 gather_gradients: str = SupConSettings.gather_gradients) -> None:
-        super().__init__()
-        adopt(self, SupConSettings(temperature=temperature, base_temperature=base_temperature, num_views=num_views,
-                                   anchors_without_positive=anchors_without_positive, contrast_mode=contrast_mode,
-                                   mini_batch_size=mini_batch_size, gather_across_devices=gather_across_devices,
-                                   gather_gradients=gather_gradients))
-        use_gradient_cache(self, mini_batch_size)
-        self.model = model
+                 gather_gradients: GatherGradients = SupConSettings.gather_gradients) -> None:
+        super().__init__(model, temperature=temperature, base_temperature=base_temperature, num_views=num_views,
+                         anchors_without_positive=anchors_without_positive, contrast_mode=contrast_mode,
+                         mini_batch_size=mini_batch_size, gather_across_devices=gather_across_devices,
+                         gather_gradients=gather_gradients)
 
     def forward(self, sentence_features: list[dict[str, Any]], labels: Tensor | None) -> Tensor:
         if labels is None:
@@ -157,26 +155,9 @@ class SupConLoss(AutocastReplay, nn.Module):
             return self.forward_cached(views, labels)
         return self.compute_loss_from_embeddings(embed_columns(self.model, views, separate_first=False), labels)
 
-    def calculate_loss(self, reps: list[list[Tensor]], labels: Tensor | None = None, *,
-                       with_backward: bool = False) -> Tensor:
-        """GradCache step (2): SupCon from the per-mini-batch embeddings; with `with_backward`, back-propagated to
-        them and returned detached."""
-        loss = self.compute_loss_from_embeddings([torch.cat(view) for view in reps], labels)
-        if with_backward:
-            loss.backward()
-            loss = loss.detach()
-        return loss
-
     def compute_loss_from_embeddings(self, views: list[Tensor], labels: Tensor) -> Tensor:
         """SupCon over all views of all examples, the labels repeated per view (of every process, gathered)."""
         return gathered_supcon(views, labels.to(views[0].device).view(-1), CrossProcess.of(self),
                                anchors_without_positive=self.anchors_without_positive,
                                contrast_mode=self.contrast_mode, temperature=self.temperature,
                                base_temperature=self.base_temperature)
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return describe(self, SupConSettings)
-
-    @property
-    def citation(self) -> str:
-        return SUPCON_CITATION

@@ -5,20 +5,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from sentence_transformers.base.losses.merged_forward import embed_columns
 
+from ..settings import check_choice
 from .lora import adapters_disabled, has_lora
 
-REFERENCE_MODES = ("auto", "copy", "adapters")
-
-
-def check_reference_mode(mode: str) -> None:
-    if mode not in REFERENCE_MODES:
-        raise ValueError(f"`reference` must be one of {REFERENCE_MODES}, got {mode!r}.")
+ReferenceMode = Literal["auto", "copy", "adapters"]
 
 
 @contextmanager
@@ -47,9 +43,9 @@ class FrozenReference(nn.Module):
     the trained model and a resumed run anchors to the same pretrained weights.
     """
 
-    def __init__(self, model: nn.Module, mode: str = "auto") -> None:
+    def __init__(self, model: nn.Module, mode: ReferenceMode = "auto") -> None:
         super().__init__()
-        check_reference_mode(mode)
+        check_choice(mode, ReferenceMode, "reference")
         if mode == "auto":
             mode = "adapters" if has_lora(model) else "copy"
         if mode == "adapters" and not has_lora(model):

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from sentence_transformers import SentenceTransformerTrainingArguments
 
 from .. import precision as precision_rule
-from ..modeling.pooling import resolve_pooler
+from ..modeling.pooling import POOLER_ALIASES, POOLERS, resolve_pooler
+from ..precision import PrecisionChoice
 
 
 @dataclass
@@ -64,16 +65,16 @@ class ContrastiveConfig(SentenceTransformerTrainingArguments):
 
     pooler: str | None = field(
         default=None,
-        metadata={"help": "cls | cls_before_pooler | avg | avg_first_last | avg_top2; None keeps the model's own."},
+        metadata={"help": f"{' | '.join(POOLERS + tuple(POOLER_ALIASES))}; None keeps the model's own."},
     )
     max_seq_length: int | None = field(
         default=None, metadata={"help": "Truncation length of training batches; the model's own is kept."}
     )
 
-    precision: str = field(
+    precision: PrecisionChoice = field(
         default="auto",
-        metadata={"help": "auto | bf16 | fp16 | fp32. auto: bf16 on a CUDA GPU with bf16 or a CPU with AVX512-BF16 "
-                          "or AMX-BF16, fp32 elsewhere; bf16=/fp16= also choose it."},
+        metadata={"help": "auto: bf16 on a CUDA GPU with bf16 or a CPU with AVX512-BF16 or AMX-BF16, fp32 elsewhere; "
+                          "bf16=/fp16= also choose it."},
     )
 
     stop_on_nonfinite_loss: bool = field(

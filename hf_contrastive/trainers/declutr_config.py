@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from transformers.training_args import OptimizerNames
 
 from ..data.spans import SpanSettings
 from ..losses.declutr import DeCLUTRSettings
 from ..optimization import check_slanted_triangular_kwargs
-from ..settings import check_choice
 from .base_config import ContrastiveConfig
 
-LR_SCHEDULES = (None, "slanted_triangular")
+LRSchedule = Literal["slanted_triangular"]
 # The original's optimizer, schedule, precision and gradient scale (training_config/declutr.jsonnet lines 55-84) on
 # top of the defaults, which already hold its lr, weight decay, grad-norm, batch and epochs: DeCLUTRConfig(**this).
 ORIGINAL_DECLUTR = {"lr_schedule": "slanted_triangular", "adam_correct_bias": False, "adam_epsilon": 1e-6,
@@ -64,10 +64,10 @@ class DeCLUTRConfig(DeCLUTRSettings, SpanSettings, ContrastiveConfig):
     """
 
     strict_length: bool = field(default=False, metadata={"help": "Raise on too-short documents instead of dropping."})
-    lr_schedule: str | None = field(
+    lr_schedule: LRSchedule | None = field(
         default=None,
-        metadata={"help": "None: lr_scheduler_type with warmup_steps | slanted_triangular (the original's allennlp "
-                          "schedule; lr_scheduler_kwargs cut_frac, ratio)."},
+        metadata={"help": "None: lr_scheduler_type with warmup_steps; slanted_triangular: the original's allennlp "
+                          "schedule (lr_scheduler_kwargs cut_frac, ratio)."},
     )
     adam_correct_bias: bool = field(
         default=True, metadata={"help": "False: the original's AdamW without bias correction (transformers 3.0's)."}
@@ -86,7 +86,6 @@ class DeCLUTRConfig(DeCLUTRSettings, SpanSettings, ContrastiveConfig):
                 "`dataloader_persistent_workers=True` keeps each worker's copy of the span collator, so spans would "
                 "not be re-sampled after the first epoch; leave it False."
             )
-        check_choice(self.lr_schedule, LR_SCHEDULES, "lr_schedule")
         super().__post_init__()  # the span and objective settings' checks, then the Trainer's arguments
         if self.lr_schedule == "slanted_triangular":
             check_slanted_triangular_kwargs(self.lr_scheduler_kwargs or {})

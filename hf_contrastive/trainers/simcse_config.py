@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..losses.simcse import SimCSESettings
 from .base_config import ContrastiveConfig
 
-SIMCSE_MODES = ("unsupervised", "supervised")
+SimCSEMode = Literal["unsupervised", "supervised"]
 
 
 @dataclass
@@ -39,7 +40,9 @@ class SimCSEConfig(SimCSESettings, ContrastiveConfig):
     > must be >= 2 (in-batch negatives), unless the batches of several processes are gathered.
     """
 
-    mode: str = field(default="unsupervised", metadata={"help": "unsupervised | supervised"})
+    mode: SimCSEMode = field(
+        default="unsupervised", metadata={"help": "unsupervised: one text column; supervised: pairs or triplets."}
+    )
     mlp_only_train: bool | None = field(
         default=None,
         metadata={"help": "cls pooler: MLP in training only. None: True when unsupervised, False when supervised."},
@@ -51,8 +54,6 @@ class SimCSEConfig(SimCSESettings, ContrastiveConfig):
     max_seq_length: int | None = field(default=32, metadata={"help": "Training truncation length (paper: 32)."})
 
     def __post_init__(self):
-        if self.mode not in SIMCSE_MODES:
-            raise ValueError(f"`mode` must be one of {SIMCSE_MODES}, got {self.mode!r}.")
         super().__post_init__()  # SimCSESettings' checks, then the Trainer's arguments
         self.check_in_batch_negatives("SimCSE contrasts each sentence with the others in its batch (in-batch "
                                       "negatives).")

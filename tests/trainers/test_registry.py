@@ -7,7 +7,9 @@ import inspect
 import pytest
 
 from hf_contrastive import TRAINERS
-from hf_contrastive.config_file import help_text, method_dataclasses
+from hf_contrastive.config_file import ConfigError, flag_actions, help_text, method_dataclasses, method_parser, \
+    parse_config
+from hf_contrastive.settings import choice_fields
 from hf_contrastive.tuning import check_search_space, default_search_space
 from tests.helpers.runs import METHOD_RUNS, make_trainer
 from tests.helpers.training import assert_all_changed, trainable
@@ -46,6 +48,27 @@ def test_the_config_file_parser_has_the_data_arguments(trainer_class):
     dataclass_types = method_dataclasses(trainer_class.method)[1]
     assert dataclass_types[-1] is trainer_class.training_args_class
     assert (trainer_class.data_arguments_class in dataclass_types) == (trainer_class.data_arguments_class is not None)
+
+
+@METHODS
+def test_every_choice_is_a_literal_checked_once_and_listed_by_the_parser(trainer_class, tmp_path):
+    """Each `Literal` field of the config: the parser's flag lists exactly its choices (so `--help` shows them), the
+    config refuses another value naming field and value, and so do a config file and `tune`'s search space."""
+    config_class = trainer_class.training_args_class
+    choices = choice_fields(config_class)
+    assert {"precision", "gather_gradients"} <= set(choices)
+    actions = flag_actions(method_parser(trainer_class.method))
+    for name, allowed in choices.items():
+        assert tuple(actions[name].choices) == tuple(c for c in allowed if c is not None), name
+        with pytest.raises(ValueError, match=f"`{name}` must be one of .*, got 'bogus'"):
+            config_class(output_dir=str(tmp_path), **{name: "bogus"})
+        with pytest.raises(ConfigError, match=f"--{name}"):
+            parse_config(None, ["--method", trainer_class.method, "--model", "m", f"--{name}", "bogus"])
+        if name not in trainer_class.data_fields:  # those cannot be searched at all
+            with pytest.raises(ValueError, match=f"`{name}` takes one of"):
+                check_search_space({name: {"type": "categorical", "choices": [allowed[0], "bogus"]}}, trainer_class)
+    with pytest.raises(ValueError, match="`gather_gradients` takes one of"):
+        check_search_space({"gather_gradients": {"type": "float", "low": 0.1, "high": 1.0}}, trainer_class)
 
 
 @METHODS

@@ -1,8 +1,10 @@
 """Each trainer's and config's docstrings are its spec sheet: every constructor argument and every field this
 library declares (beyond sentence-transformers' training arguments) is described there."""
 
+import ast
 import dataclasses
 import inspect
+import re
 
 import pytest
 from sentence_transformers import SentenceTransformerTrainingArguments
@@ -33,3 +35,19 @@ def test_every_config_field_of_the_library_is_described(trainer_class):
     fields = [f.name for f in dataclasses.fields(config) if f.name not in inherited]
     docs = own_docs(config)
     assert fields and [name for name in fields if not described(name, docs)] == []
+
+
+DOCUMENTED_DEFAULT = re.compile(r"(\w+) \(`[^`]+`, \*optional\*, defaults to `([^`]+)`\)")
+
+
+@pytest.mark.parametrize("trainer_class", TRAINERS.values(), ids=lambda t: t.__name__)
+def test_every_documented_default_is_the_field_default(trainer_class):
+    """`name (`type`, *optional*, defaults to `value`)` in the spec sheet of the config and of the loss's settings
+    is the field's default (the most derived class's docstring speaks for a field it overrides)."""
+    for settings_class in (trainer_class.training_args_class, trainer_class.loss_class.settings_class):
+        defaults = {f.name: f.default for f in dataclasses.fields(settings_class)}
+        documented = {}
+        for name, value in DOCUMENTED_DEFAULT.findall(own_docs(settings_class)):
+            documented.setdefault(name, ast.literal_eval(value))
+        assert documented and set(documented) <= set(defaults), sorted(set(documented) - set(defaults))
+        assert {name: defaults[name] for name in documented} == documented, settings_class.__name__
