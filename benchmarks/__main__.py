@@ -30,10 +30,11 @@ import json
 import os
 import statistics
 import sys
+import typing
 
 from benchmarks.common import matmul_peak_gflops, run_in_fresh_process
 from benchmarks.objectives import OBJECTIVES, SIDES, run
-from hf_contrastive.precision import PRECISIONS, detect_hardware
+from hf_contrastive.precision import PrecisionChoice, detect_hardware
 
 SWEEP = "simcse"  # the sweep trains unsupervised SimCSE, cached and uncached
 SPEEDUP_GOAL, STSB_GOAL = 2.5, 0.3  # a lower precision's target against fp32: examples/s ratio, STS-B dev points
@@ -43,7 +44,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objectives", nargs="+", choices=list(OBJECTIVES), default=list(OBJECTIVES))
-    parser.add_argument("--precision", nargs="+", choices=[p for p in PRECISIONS if p != "auto"],
+    parser.add_argument("--precision", nargs="+",
+                        choices=[p for p in typing.get_args(PrecisionChoice) if p != "auto"],
                         help="Precisions to train each objective in (both sides); default bf16 on cuda, else fp32.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="One run per side and seed.")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

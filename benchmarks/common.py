@@ -154,3 +154,11 @@ def run_in_fresh_process(module: str, *arguments: str) -> dict:
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {run.returncode}:\n{run.stderr[-3000:]}")
     return json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
+
+
+def save_figure(figure: Any, path: str) -> None:
+    """A study's matplotlib figure written as a PNG at `path` (120 dpi), then closed."""
+    import matplotlib.pyplot as plt
+
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -66,7 +66,8 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.common import common_args, minilm_path, process_cpu_seconds, run_in_fresh_process, train_and_measure
+from benchmarks.common import common_args, minilm_path, our_config, process_cpu_seconds, save_figure, train_and_measure
+from benchmarks.study import Study
 
 SENTEVAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senteval")
 BASE = "base"
@@ -86,6 +87,9 @@ DEFAULT_STEPS = 40
 DEFAULT_TEXTS_PER_STEP = 96
 DEFAULT_MAX_TRAIN_ROWS = 2000
 QUICK = dict(steps=3, texts_per_step=24, max_train_rows=500, transfer_tasks=["CR", "TREC"])
+# What makes two runs comparable (a result made with other settings is not resumed), passed on to each worker.
+STUDY = Study("benchmarks.compare_methods",
+              ("steps", "texts_per_step", "seed", "max_train_rows", "transfer_tasks", "sts_dir"))
 
 
 def batch_sizes(texts_per_step: int, methods: tuple[str, ...] = METHODS) -> dict[str, int]:
@@ -114,22 +118,22 @@ def premise_classes(premises: list[str]) -> list[int]:
 
 
 def supcon_trainer(common: dict[str, Any]) -> Any:
-    """SupCon on the NLI triplets' (premise, entailment hypothesis) columns, each premise a class (see the module
-    docstring), through sentence-transformers' trainer as `benchmarks.objectives.supcon`."""
+    """`SupConTrainer` on the NLI triplets' (premise, entailment hypothesis) columns, each premise a class (see the
+    module docstring)."""
     from datasets import Dataset
 
-    from benchmarks.objectives import nli_triplets, st_model, st_trainer
-    from hf_contrastive import SupConLoss
+    from benchmarks.objectives import nli_triplets
+    from hf_contrastive import SupConConfig, SupConTrainer
 
     triplets = nli_triplets(common["max_steps"] * common["per_device_train_batch_size"])
     data = Dataset.from_dict({"premise": triplets["sent0"], "entailment": triplets["sent1"],
                               "label": premise_classes(triplets["sent0"])})
-    model = st_model(max_seq_length=MAX_SEQ_LENGTH)
-    return st_trainer(model, SupConLoss(model, **SUPCON), data, common)
+    args = our_config(SupConConfig, common, max_seq_length=MAX_SEQ_LENGTH, **SUPCON)
+    return SupConTrainer(model=minilm_path(), args=args, train_dataset=data)
 
 
 def build(method: str, common: dict[str, Any]) -> Any:
-    """The method's trainer on `common` (our trainers as the benchmark suite builds them; SupCon above)."""
+    """The method's trainer on `common`: our trainers, as the benchmark suite builds them (SupCon's data above)."""
     from benchmarks import objectives
 
     if method == "supcon":
@@ -185,32 +189,7 @@ def worker(method: str, options: argparse.Namespace) -> dict[str, Any]:
     start, cpu = time.perf_counter(), process_cpu_seconds()
     scores = evaluate(model, options)
     evaluation = {"eval_seconds": time.perf_counter() - start, "eval_cpu_seconds": process_cpu_seconds() - cpu}
-    return {"method": method, "settings": settings(options)} | measured | scores | evaluation
-
-
-def settings(options: argparse.Namespace) -> dict[str, Any]:
-    """What makes two runs comparable: a result made with other settings is not resumed."""
-    return {"steps": options.steps, "texts_per_step": options.texts_per_step, "seed": options.seed,
-            "max_train_rows": options.max_train_rows, "transfer_tasks": options.transfer_tasks,
-            "sts_dir": options.sts_dir}
-
-
-def kept_results(path: str, options: argparse.Namespace) -> list[dict]:
-    """With `--resume`, the runs in `path` made with the current settings; otherwise none."""
-    if not (options.resume and os.path.isfile(path)):
-        return []
-    with open(path) as file:
-        return [r for r in json.load(file) if r["settings"] == settings(options)]
-
-
-def worker_arguments(options: argparse.Namespace) -> list[str]:
-    """The settings, passed on to each fresh process."""
-    arguments = ["--steps", str(options.steps), "--texts-per-step", str(options.texts_per_step), "--seed",
-                 str(options.seed), "--max-train-rows", str(options.max_train_rows), "--output-dir",
-                 options.output_dir]
-    if options.transfer_tasks:
-        arguments += ["--transfer-tasks", *options.transfer_tasks]
-    return arguments + (["--sts-dir", options.sts_dir] if options.sts_dir else [])
+    return {"method": method} | measured | scores | evaluation
 
 
 def score_columns(results: list[dict]) -> list[tuple[str, Any]]:
@@ -268,6 +247,11 @@ def header(options: argparse.Namespace) -> str:
 
 
 def plot(results: list[dict], path: str) -> None:
+    """`figure_for(results)` saved as a PNG at `path`."""
+    save_figure(figure_for(results), path)
+
+
+def figure_for(results: list[dict]) -> Any:
     """Grouped bars: one group per score column (tasks and averages), one bar per model."""
     import matplotlib
 
@@ -291,8 +275,7 @@ def plot(results: list[dict], path: str) -> None:
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return figure
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -331,28 +314,24 @@ def main() -> None:
     if options.worker:
         print("RESULT " + json.dumps(worker(options.worker, options)))
         return
-    os.makedirs(options.output_dir, exist_ok=True)
-    path = os.path.join(options.output_dir, "results.json")
-    results = kept_results(path, options)
+    results = STUDY.open_results(options)
     print(header(options))
     start = time.perf_counter()
     for method in (BASE, *options.methods):
-        if any(r["method"] == method for r in results):
+        if any(r["method"] == method for r in results.reusable):
             continue
         began = time.perf_counter()
-        result = run_in_fresh_process("benchmarks.compare_methods", method, *worker_arguments(options))
+        result = STUDY.run_worker(options, method)
         result["wall_seconds"] = time.perf_counter() - began
-        results.append(result)
-        with open(path, "w") as file:
-            json.dump(results, file, indent=1)
+        results.add([result])
         print(f"  {method}: {result['wall_seconds']:.0f} s wall"
               + (f", training {result['seconds_per_step']:.2f} s/step ({result['cpu_seconds_per_step']:.2f} CPU s)"
                  if "seconds_per_step" in result else "")
               + f", evaluation {result['eval_seconds']:.0f} s ({result['eval_cpu_seconds']:.0f} CPU s; STS-B "
               f"{result['stsb_seconds']:.0f} s, transfer {result['transfer_seconds']:.0f} s)", file=sys.stderr)
-    chosen = [r for r in results if r["method"] in (BASE, *options.methods)]
+    chosen = [r for r in results.reusable if r["method"] in (BASE, *options.methods)]
     print(table(chosen))
-    print(f"\n{len(chosen)} models, {time.perf_counter() - start:.0f} s this invocation; {path}")
+    print(f"\n{len(chosen)} models, {time.perf_counter() - start:.0f} s this invocation; {results.path}")
     plot(chosen, os.path.join(options.output_dir, "compare_methods.png"))
     print(f"plot: {os.path.join(options.output_dir, 'compare_methods.png')}")
 

@@ -1,7 +1,7 @@
 """DeCLUTR on all-MiniLM-L6-v2 with the long documents in benchmarks/data: training documents/s, span-sampling
 throughput (it must be far from the bottleneck), peak RSS, and STS-B dev Spearman before and after.
 
-    python benchmarks/declutr.py [--steps 30] [--batch-size 4] [--min-span-len 32] [--max-span-len 128]
+    python -m benchmarks.declutr [--steps 30] [--batch-size 4] [--min-span-len 32] [--max-span-len 128]
 
 Spans are scaled down from the paper's 32-512 to 32-128 tokens for a CPU (documents then need 512 tokens).
 """
@@ -22,7 +22,8 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "long_docs_subset.jsonl.g
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.declutr", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=4, help="Documents per step.")
     parser.add_argument("--min-span-len", type=int, default=32)

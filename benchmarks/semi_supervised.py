@@ -26,8 +26,8 @@ Each cell (task, labelled fraction, seed) runs in a fresh process (`benchmarks.c
 base model embeds the cell's labelled rows and the test set once, for the probe and for every method's starting head;
 then each method trains from the pretrained weights, seeded alike, and is evaluated. The base model's STS-B dev is
 measured once, in its own process. Every result is written to `OUTPUT_DIR/results.json` with the settings it was made
-with (`SETTINGS`) as its cell finishes; a rerun with `--resume` skips the runs already there with the same settings
-(an interrupted study goes on where it stopped). The table is printed (and saved as `OUTPUT_DIR/summary.json`) and the
+with (`STUDY`, see `benchmarks.study`) as its cell finishes; a rerun with `--resume` skips the runs already there with
+the same settings (an interrupted study goes on where it stopped). The table is printed (and saved as `OUTPUT_DIR/summary.json`) and the
 plot, accuracy and STS-B change against the labelled fraction, one line per method, error bars = std over seeds, saved
 as `OUTPUT_DIR/accuracy.png` (the `bench` extra: matplotlib, scikit-learn and setfit).
 
@@ -53,7 +53,8 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.common import minilm_path, process_cpu_seconds, run_in_fresh_process, stsb_dev
+from benchmarks.common import minilm_path, process_cpu_seconds, save_figure, stsb_dev
+from benchmarks.study import Study
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "senteval")
 TASKS = {"sst2": ["0", "1"], "trec": ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]}  # label names, in class order
@@ -320,11 +321,7 @@ def print_table(rows: list[dict], base: float, settings: dict[str, Any]) -> None
 
 def plot(rows: list[dict], path: str) -> None:
     """`figure_for(rows)` saved as a PNG at `path`."""
-    import matplotlib.pyplot as plt
-
-    figure = figure_for(rows)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure_for(rows), path)
 
 
 def figure_for(rows: list[dict]) -> Any:
@@ -358,35 +355,11 @@ def figure_for(rows: list[dict]) -> Any:
     return figure
 
 
-SETTINGS = ("steps", "batch_size", "unlabelled_rows", "learning_rate", "head_learning_rate", "head_init", "weight",
-            "temperature", "consistency_weight", "consistency_threshold", "consistency_warmup", "setfit_steps",
-            "max_seq_length", "pool", "evaluation")  # what a run's result depends on beside its cell and method
-
-
-def study_settings(options: argparse.Namespace) -> dict[str, Any]:
-    """The settings every run of the study shares (`SETTINGS`): each result is stored with them, and `--resume`
-    reuses only results made with the same."""
-    return {name: getattr(options, name) for name in SETTINGS}
-
-
-def worker_arguments(options: argparse.Namespace) -> list[str]:
-    """The study's settings, passed on to each fresh process."""
-    arguments = ["--output-dir", options.output_dir]
-    for name, value in study_settings(options).items():
-        if value is not None:
-            arguments += [f"--{name.replace('_', '-') if name != 'weight' else 'lambda'}", str(value)]
-    return arguments
-
-
-def reusable(results: list[dict], settings: dict[str, Any]) -> tuple[list[dict], int]:
-    """The results made with `settings` (a result without settings, from before they were stored, never is), and
-    how many others there are.
-
-    >>> reusable([{"settings": {"steps": 20}}, {"settings": {"steps": 100}}, {}], {"steps": 100})
-    ([{'settings': {'steps': 100}}], 2)
-    """
-    same = [r for r in results if r.get("settings") == settings]
-    return same, len(results) - len(same)
+# What a run's result depends on beside its cell and method: stored with each result, passed on to each worker.
+STUDY = Study("benchmarks.semi_supervised",
+              ("steps", "batch_size", "unlabelled_rows", "learning_rate", "head_learning_rate", "head_init", "weight",
+               "temperature", "consistency_weight", "consistency_threshold", "consistency_warmup", "setfit_steps",
+               "max_seq_length", "pool", "evaluation"), flags={"weight": "--lambda"})
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -462,23 +435,11 @@ def main(argv: list[str] | None = None) -> None:
         print("RESULT " + json.dumps(result))
         return
 
-    os.makedirs(options.output_dir, exist_ok=True)
-    path = os.path.join(options.output_dir, "results.json")
-    stored = json.load(open(path)) if options.resume and os.path.isfile(path) else []
-    settings = study_settings(options)
-    results, others = reusable(stored, settings)
-    if others:
-        print(f"{others} result(s) in {path} were made with other settings: kept in the file, not reused.",
-              file=sys.stderr)
-    done = {(r["task"], r["fraction"], r["method"], r["seed"]) for r in results}
+    results = STUDY.open_results(options)
+    done = {(r["task"], r["fraction"], r["method"], r["seed"]) for r in results.reusable}
 
     def keep(new: list[dict]) -> None:
-        for r in new:
-            r["settings"] = settings
-        results.extend(new)
-        stored.extend(new)
-        with open(path, "w") as file:
-            json.dump(stored, file, indent=1)
+        results.add(new)
         for r in new:
             print(f"  {r['task']} {100 * r['fraction']:g}% {r['method']} seed {r['seed']}: accuracy "
                   f"{r['accuracy']:.2f}, STS-B dev {r['stsb_dev']:.2f}, {r['wall_seconds']:.0f} s wall, "
@@ -488,24 +449,23 @@ def main(argv: list[str] | None = None) -> None:
                      if r.get("pseudo_label_share") is not None else ""), file=sys.stderr)
 
     start = time.perf_counter()
-    base = next((r["stsb_dev"] for r in stored if r["method"] == "probe"), None)
+    base = next((r["stsb_dev"] for r in results.stored if r["method"] == "probe"), None)  # whatever the settings
     if base is None:
-        base = run_in_fresh_process("benchmarks.semi_supervised", "base", "0")["stsb_dev"]
+        base = STUDY.run_worker(options, "base", "0")["stsb_dev"]
     for seed in options.seeds:  # seed-major: an interrupted study has whole seeds of every cell
         for task in options.tasks:
             for fraction in options.fractions:
                 missing = [m for m in methods_at(fraction, options) if (task, fraction, m, seed) not in done]
                 if missing:
-                    keep(run_in_fresh_process("benchmarks.semi_supervised", task, str(fraction), "--worker-seed",
-                                              str(seed), "--methods", *missing, "--base-stsb", repr(base),
-                                              *worker_arguments(options)))
-    chosen = [r for r in results if r["task"] in options.tasks and r["fraction"] in options.fractions
+                    keep(STUDY.run_worker(options, task, str(fraction), "--worker-seed", str(seed), "--methods",
+                                          *missing, "--base-stsb", repr(base)))
+    chosen = [r for r in results.reusable if r["task"] in options.tasks and r["fraction"] in options.fractions
               and r["seed"] in options.seeds and r["method"] in methods_at(r["fraction"], options)]
     rows = summarize(chosen, base)
     with open(os.path.join(options.output_dir, "summary.json"), "w") as file:
-        json.dump({"base_stsb_dev": base, "settings": settings, "rows": rows}, file, indent=1)
-    print_table(rows, base, settings)
-    print(f"\n{len(chosen)} results, {time.perf_counter() - start:.0f} s this invocation; {path}")
+        json.dump({"base_stsb_dev": base, "settings": results.settings, "rows": rows}, file, indent=1)
+    print_table(rows, base, results.settings)
+    print(f"\n{len(chosen)} results, {time.perf_counter() - start:.0f} s this invocation; {results.path}")
     plot(rows, os.path.join(options.output_dir, "accuracy.png"))
     print(f"plot: {os.path.join(options.output_dir, 'accuracy.png')}")
 

@@ -30,8 +30,9 @@ import json
 import os
 import random
 import sys
+from typing import Any
 
-from benchmarks.common import (common_args, minilm_path, our_config, run_in_fresh_process, stsb_dev,
+from benchmarks.common import (common_args, minilm_path, our_config, run_in_fresh_process, save_figure, stsb_dev,
                                train_and_measure)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "snli_train_subset20k.tsv.gz")
@@ -208,6 +209,11 @@ def trajectory_table(results: list[dict]) -> str:
 
 
 def plot_tradeoff(results: list[dict], path: str) -> None:
+    """`figure_for(results)` saved as a PNG at `path`."""
+    save_figure(figure_for(results), path)
+
+
+def figure_for(results: list[dict]) -> Any:
     """Task accuracy against STS-B dev change along each run (a point per evaluation, labelled with its step): at
     any accuracy, the run whose curve lies higher kept more of the pretrained representation."""
     import matplotlib
@@ -230,8 +236,7 @@ def plot_tradeoff(results: list[dict], path: str) -> None:
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return figure
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ all-MiniLM-L6-v2 with the shipped STS-B dev and test splits, in the same process
 `--repeats` times per split, alternating which goes first; the best time of each is kept. Asserts that the two
 Spearman correlations agree to 1e-4 and prints them with pairs/s side by side.
 
-    python benchmarks/sts_suite.py [--batch-size 64] [--repeats 2]
+    python -m benchmarks.sts_suite [--batch-size 64] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def time_sentence_transformers(model, data, batch_size: int) -> tuple[float, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sts_suite", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2, help="Runs per side and split, alternating the order.")
     options = parser.parse_args()

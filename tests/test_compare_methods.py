@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from benchmarks.compare_methods import (BASE, METHODS, QUICK, TEXTS_PER_ROW, batch_sizes, budget, kept_results,
-                                        parse, plot, premise_classes, settings, table, worker_arguments)
+from benchmarks.compare_methods import (BASE, METHODS, QUICK, STUDY, TEXTS_PER_ROW, TITLES, batch_sizes, budget,
+                                        figure_for, parse, plot, premise_classes, table)
 
 
 @pytest.mark.parametrize("argv", [[], ["--quick"], ["--steps", "7", "--texts-per-step", "120"]])
@@ -39,10 +39,11 @@ def test_quick_is_the_smoke_configuration():
 def test_a_fresh_process_receives_the_same_settings():
     options = parse(["--steps", "5", "--texts-per-step", "48", "--seed", "3", "--max-train-rows", "0",
                      "--transfer-tasks", "MR", "TREC", "--sts-dir", "some/dir", "--output-dir", "out"])
-    received = parse(["--worker", "supcon", *worker_arguments(options)])
-    assert received.worker == "supcon" and settings(received) == settings(options)
+    received = parse(["--worker", "supcon", *STUDY.worker_arguments(options)])
+    assert received.worker == "supcon" and STUDY.settings_of(received) == STUDY.settings_of(options)
     assert received.output_dir == "out"
-    assert settings(parse(["--worker", BASE, *worker_arguments(parse([]))])) == settings(parse([]))
+    defaults = parse([])
+    assert STUDY.settings_of(parse(["--worker", BASE, *STUDY.worker_arguments(defaults)])) == STUDY.settings_of(defaults)
 
 
 def test_rows_that_share_a_premise_share_a_supcon_class():
@@ -54,13 +55,14 @@ def test_rows_that_share_a_premise_share_a_supcon_class():
 
 def test_resume_keeps_only_runs_made_with_the_same_settings(tmp_path):
     options = parse(["--quick", "--output-dir", str(tmp_path)])
-    same, other = settings(options), settings(parse(["--output-dir", str(tmp_path)]))
+    same, other = STUDY.settings_of(options), STUDY.settings_of(parse(["--output-dir", str(tmp_path)]))
     runs = [{"method": BASE, "settings": same}, {"method": "supcon", "settings": other}]
     (tmp_path / "results.json").write_text(json.dumps(runs))
-    assert kept_results(str(tmp_path / "results.json"), options) == []  # without --resume nothing is kept
+    assert STUDY.open_results(options).reusable == []  # without --resume nothing is kept
     options.resume = True
-    assert kept_results(str(tmp_path / "results.json"), options) == [runs[0]]
-    assert kept_results(str(tmp_path / "missing.json"), options) == []
+    assert STUDY.open_results(options).reusable == [runs[0]]
+    options.output_dir = str(tmp_path / "new")
+    assert STUDY.open_results(options).reusable == []
 
 
 def fake(method, dev, transfer, trained=True, sts=None):
@@ -86,7 +88,15 @@ def test_the_sts_suite_adds_its_tasks_and_average():
     assert "| STS-B test | STS12 | SICK-R | STS avg | MR |" in header
 
 
-def test_the_plot_is_written(tmp_path):
+def test_the_plot_has_a_bar_per_model_and_score_in_table_order(tmp_path):
+    results = [fake("declutr", 81.0, 74.0), fake(BASE, 82.0, 75.0, trained=False)]
+    axis = figure_for(results).axes[0]
+    ticks = [t.get_text() for t in axis.get_xticklabels()]
+    assert ticks == ["STS-B dev", "STS-B test", "MR", "TREC", "transfer avg"]
+    bars = {container.get_label(): [bar.get_height() for bar in container] for container in axis.containers}
+    assert bars == {TITLES[BASE]: [82.0, 80.0, 75.0, 85.0, 80.0], TITLES["declutr"]: [81.0, 79.0, 74.0, 84.0, 79.0]}
+    assert list(bars) == [TITLES[BASE], TITLES["declutr"]]  # base first, as in the table
+    assert axis.get_ylim()[0] == 64.0  # 10 below the lowest score
     path = tmp_path / "compare_methods.png"
-    plot([fake(BASE, 82.0, 75.0, trained=False), fake("declutr", 81.0, 74.0)], str(path))
+    plot(results, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

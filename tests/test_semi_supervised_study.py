@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 import torch
 
-from benchmarks.semi_supervised import (DEFAULT_METHODS, METHODS, TASKS, figure_for, method_settings, parse, read_task,
-                                        split_for, stratified_draw, study_settings, summarize, worker_arguments)
+from benchmarks.semi_supervised import (DEFAULT_METHODS, METHODS, STUDY, TASKS, figure_for, method_settings, parse,
+                                        read_task, split_for, stratified_draw, summarize)
 
 
 @pytest.mark.parametrize("task,sizes", [("sst2", {"train": 67349, "dev": 872, "test": 1821}),
@@ -54,8 +54,8 @@ def test_method_names_are_the_settings_they_train_with():
 
 def test_the_workers_get_every_setting_of_the_study():
     options = parse(["--steps", "7", "--consistency-threshold", "0.5", "--lambda", "2", "--evaluation", "dev"])
-    assert study_settings(parse(worker_arguments(options))) == study_settings(options)
-    assert study_settings(options)["consistency_threshold"] == 0.5 and study_settings(options)["weight"] == 2.0
+    assert STUDY.settings_of(parse(STUDY.worker_arguments(options))) == STUDY.settings_of(options)
+    assert STUDY.settings_of(options)["consistency_threshold"] == 0.5 and STUDY.settings_of(options)["weight"] == 2.0
 
 
 def test_resume_reuses_only_the_results_of_the_same_settings(tmp_path, monkeypatch):
@@ -64,10 +64,11 @@ def test_resume_reuses_only_the_results_of_the_same_settings(tmp_path, monkeypat
     import json
 
     import benchmarks.semi_supervised as study
+    import benchmarks.study
 
     old = {"task": "trec", "fraction": 0.1, "method": "ce", "seed": 0, "accuracy": 50.0, "stsb_dev": 80.0,
            "labelled": 5, "unlabelled": 0, "wall_seconds": 1.0, "cpu_seconds": 1.0,
-           "settings": study_settings(parse(["--steps", "20"]))}
+           "settings": STUDY.settings_of(parse(["--steps", "20"]))}
     (tmp_path / "results.json").write_text(json.dumps([old, {**old, "method": "probe"}]))
     calls = []
 
@@ -76,7 +77,7 @@ def test_resume_reuses_only_the_results_of_the_same_settings(tmp_path, monkeypat
         options = parse(["--worker", task, fraction, *arguments])
         return [{**old, "method": m, "accuracy": 70.0, "settings": None} for m in options.methods]
 
-    monkeypatch.setattr(study, "run_in_fresh_process", fake_worker)
+    monkeypatch.setattr(benchmarks.study, "run_in_fresh_process", fake_worker)
     monkeypatch.setattr(study, "plot", lambda rows, path: None)
     study.main(["--tasks", "trec", "--fractions", "0.1", "--seeds", "0", "--methods", "probe", "ce", "--steps", "30",
                 "--resume", "--output-dir", str(tmp_path)])

@@ -1,7 +1,7 @@
 """The forgetting study's pure parts (`python -m benchmarks.sft_forgetting`): the verdict the method is held to, and
 the trade-off table and plot built from each run's evaluations along training."""
 
-from benchmarks.sft_forgetting import RUNS, plot_tradeoff, trajectory_table, verdict
+from benchmarks.sft_forgetting import RUNS, figure_for, plot_tradeoff, trajectory_table, verdict
 
 
 def run(name, accuracy, stsb_dev, trajectory=()):
@@ -27,10 +27,15 @@ def test_the_trajectory_table_lines_up_the_runs_by_step():
     assert lines[3] == "| 100 | 55.00 / -6.00 | 54.00 / -1.00 |"
 
 
-def test_the_tradeoff_plot_is_written(tmp_path):
+def test_the_tradeoff_plot_draws_each_trajectory_with_its_steps(tmp_path):
+    runs = [run(RUNS[0], 55.0, 80.0, [(50, 50.0, 84.0), (100, 55.0, 80.0)]), run("peer", 56.0, 79.0)]
+    axes = figure_for(runs).axes[0]
+    curves = {line.get_label(): line.get_xydata().tolist() for line in axes.get_lines() if line.get_marker() == "o"}
+    assert curves == {RUNS[0]: [[50.0, -2.0], [55.0, -6.0]]}  # accuracy, STS-B change; the peer has no trajectory
+    assert [text.get_text() for text in axes.texts] == ["50", "100"]
+    assert any(line.get_ydata()[0] == -2 and line.get_linestyle() == ":" for line in axes.get_lines())  # the bound
     path = tmp_path / "tradeoff.png"
-    plot_tradeoff([run(RUNS[0], 55.0, 80.0, [(50, 50.0, 84.0), (100, 55.0, 80.0)]), run("peer", 56.0, 79.0)],
-                  str(path))
+    plot_tradeoff(runs, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
