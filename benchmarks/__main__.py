@@ -32,12 +32,14 @@ import statistics
 import sys
 import typing
 
-from benchmarks.common import matmul_peak_gflops, run_in_fresh_process
+from benchmarks.common import matmul_peak_gflops
+from benchmarks.study import Study
 from benchmarks.objectives import OBJECTIVES, SIDES, run
 from hf_contrastive.precision import PrecisionChoice, detect_hardware
 
 SWEEP = "simcse"  # the sweep trains unsupervised SimCSE, cached and uncached
 SPEEDUP_GOAL, STSB_GOAL = 2.5, 0.3  # a lower precision's target against fp32: examples/s ratio, STS-B dev points
+STUDY = Study("benchmarks", ("mini_batch_size", "device"))  # each run's worker also gets its objective, side, sizes
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,10 +79,8 @@ def scaled(options: argparse.Namespace, batch: int) -> int:
 
 def fresh_run(options: argparse.Namespace, name: str, side: str, steps: int, batch: int, precision: str, seed: int,
               quality: bool = True) -> dict:
-    arguments = [name, side, str(steps), str(batch), "--mini-batch-size", str(options.mini_batch_size), "--seeds",
-                 str(seed), "--precision", precision, "--device", options.device, "--output-dir",
-                 options.output_dir] + ([] if quality else ["--no-quality"])
-    result = run_in_fresh_process("benchmarks", *arguments) | {"seed": seed}
+    arguments = [name, side, str(steps), str(batch), "--seeds", str(seed), "--precision", precision]
+    result = STUDY.run_worker(options, *arguments, *([] if quality else ["--no-quality"])) | {"seed": seed}
     print(f"  {name} {side} {precision} seed {seed} batch {batch}: {json.dumps(result)}", file=sys.stderr)
     return result
 

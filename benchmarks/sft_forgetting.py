@@ -32,12 +32,15 @@ import random
 import sys
 from typing import Any
 
-from benchmarks.common import (common_args, minilm_path, our_config, run_in_fresh_process, save_figure, stsb_dev,
-                               train_and_measure)
+from benchmarks.common import common_args, minilm_path, our_config, save_figure, stsb_dev, train_and_measure
+from benchmarks.study import Study
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "snli_train_subset20k.tsv.gz")
 LABELS = ["entailment", "neutral", "contradiction"]
 RUNS = ("cross-entropy only", "SFT+contrastive")
+# The settings every run of the study shares, passed on to each worker (`--lambda` sets `weight`).
+STUDY = Study("benchmarks.sft_forgetting", ("steps", "batch_size", "weight", "temperature", "negatives", "seed",
+                                            "eval_every"), flags={"weight": "--lambda"})
 PEER = "ST SoftmaxLoss (peer)"
 TEST_SIZE = 2000
 
@@ -125,8 +128,9 @@ def library_default(field: str):
     return SFTContrastiveConfig.__dataclass_fields__[field].default
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sft_forgetting", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lambda", dest="weight", type=float, default=1.0, help="contrastive_weight of run (b)")
@@ -141,7 +145,11 @@ def main() -> None:
                              "curve, printed and plotted in OUTPUT_DIR/tradeoff.png); 0: only at the end.")
     parser.add_argument("--output-dir", default="benchmark-runs/sft")
     parser.add_argument("--worker", choices=RUNS + (PEER,), help=argparse.SUPPRESS)
-    options = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    options = parse()
     if options.worker:
         result = worker(options.worker, options.steps, options.batch_size, options.weight, options.temperature,
                         options.negatives, options.seed,
@@ -154,11 +162,7 @@ def main() -> None:
 
     results = []
     for run in RUNS + ((PEER,) if options.with_peer else ()):
-        results.append(run_in_fresh_process(
-            "benchmarks.sft_forgetting", run, "--steps", str(options.steps), "--batch-size", str(options.batch_size),
-            "--lambda", str(options.weight), "--temperature", str(options.temperature), "--negatives",
-            options.negatives, "--seed", str(options.seed), "--eval-every", str(options.eval_every),
-            "--output-dir", options.output_dir))
+        results.append(STUDY.run_worker(options, run))
         print(f"  {results[-1]}", file=sys.stderr)
 
     print(f"\n3-class NLI (our split of SNLI-train pairs: {options.steps * options.batch_size:,} training pairs "

@@ -1,10 +1,12 @@
-"""`Study`: what the resumable studies share (`benchmarks.compare_methods`, `benchmarks.semi_supervised`).
+"""`Study`: what the studies share (`python -m benchmarks`, `benchmarks.compare_methods`,
+`benchmarks.semi_supervised`, `benchmarks.sft_forgetting`).
 
 A study runs each piece of its work in a fresh process (`run_in_fresh_process`: `python -m MODULE --worker ...`,
-answered by a `RESULT {json}` line), passes its settings on to that process as command-line flags, stores every
-result with the settings it was made with in `OUTPUT_DIR/results.json` as it arrives, and with `--resume` reuses
-only the stored results made with the same settings (the others stay in the file), so that an interrupted study
-goes on where it stopped and never mixes runs made differently.
+answered by a `RESULT {json}` line) and passes its settings on to that process as command-line flags. A study that
+runs for hours (compare_methods, semi_supervised) also stores every result with the settings it was made with in
+`OUTPUT_DIR/results.json` as it arrives, and with `--resume` reuses only the stored results made with the same
+settings (the others stay in the file), so that an interrupted study goes on where it stopped and never mixes runs
+made differently.
 """
 
 from __future__ import annotations

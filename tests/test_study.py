@@ -2,7 +2,10 @@
 results are stored with their settings as they arrive, and a resumed study reuses only those made with its own."""
 
 import argparse
+import importlib
 import json
+
+import pytest
 
 from benchmarks.study import Study
 
@@ -51,3 +54,14 @@ def test_a_result_stored_without_settings_is_never_reused(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps([{"cell": 0}]))
     options = parse(["--output-dir", str(tmp_path), "--resume"])
     assert STUDY.open_results(options).reusable == []
+
+
+@pytest.mark.parametrize("name", ["benchmarks.__main__", "benchmarks.compare_methods", "benchmarks.semi_supervised",
+                                  "benchmarks.sft_forgetting"])
+def test_every_study_passes_its_own_settings_to_its_workers(name):
+    """Each study's `STUDY` names options of its own parser, and a worker parses them back to the same."""
+    module = importlib.import_module(name)
+    options = module.parse([])
+    received = module.parse(module.STUDY.worker_arguments(options))
+    assert module.STUDY.settings_of(received) == module.STUDY.settings_of(options)
+    assert received.output_dir == options.output_dir
