@@ -33,8 +33,8 @@ import sys
 import typing
 
 from benchmarks.common import matmul_peak_gflops
-from benchmarks.study import Study
 from benchmarks.objectives import OBJECTIVES, SIDES, run
+from benchmarks.study import Study
 from hf_contrastive.precision import PrecisionChoice, detect_hardware
 
 SWEEP = "simcse"  # the sweep trains unsupervised SimCSE, cached and uncached

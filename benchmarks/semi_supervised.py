@@ -27,9 +27,10 @@ base model embeds the cell's labelled rows and the test set once, for the probe 
 then each method trains from the pretrained weights, seeded alike, and is evaluated. The base model's STS-B dev is
 measured once, in its own process. Every result is written to `OUTPUT_DIR/results.json` with the settings it was made
 with (`STUDY`, see `benchmarks.study`) as its cell finishes; a rerun with `--resume` skips the runs already there with
-the same settings (an interrupted study goes on where it stopped). The table is printed (and saved as `OUTPUT_DIR/summary.json`) and the
-plot, accuracy and STS-B change against the labelled fraction, one line per method, error bars = std over seeds, saved
-as `OUTPUT_DIR/accuracy.png` (the `bench` extra: matplotlib, scikit-learn and setfit).
+the same settings (an interrupted study goes on where it stopped). The table is printed (and saved as
+`OUTPUT_DIR/summary.json`) and the plot, accuracy and STS-B change against the labelled fraction, one line per method,
+error bars = std over seeds, saved as `OUTPUT_DIR/accuracy.png` (the `bench` extra: matplotlib, scikit-learn and
+setfit).
 
     python -m benchmarks.semi_supervised [--tasks sst2 trec] [--fractions 0.01 0.1 1.0] [--seeds 0 1 2]
                                           [--methods ...] [--steps 100] [--batch-size 32] [--quick] [--resume]
