@@ -43,7 +43,8 @@ def test_a_fresh_process_receives_the_same_settings():
     assert received.worker == "supcon" and STUDY.settings_of(received) == STUDY.settings_of(options)
     assert received.output_dir == "out"
     defaults = parse([])
-    assert STUDY.settings_of(parse(["--worker", BASE, *STUDY.worker_arguments(defaults)])) == STUDY.settings_of(defaults)
+    received = parse(["--worker", BASE, *STUDY.worker_arguments(defaults)])
+    assert STUDY.settings_of(received) == STUDY.settings_of(defaults)
 
 
 def test_rows_that_share_a_premise_share_a_supcon_class():

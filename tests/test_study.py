@@ -1,5 +1,5 @@
-"""`benchmarks.study.Study`, the resumable studies' harness: settings passed to a worker parse back to the same,
-results are stored with their settings as they arrive, and a resumed study reuses only those made with its own."""
+"""`benchmarks.study.Study`, the studies' harness: settings passed to a worker parse back to the same, results are
+stored with their settings as they arrive, and a resumed study reuses only those made with its own."""
 
 import argparse
 import importlib
